@@ -1,0 +1,71 @@
+"""Every error the framework raises on purpose.
+
+    ChaosError
+    ├── ConfigError                 bad input: budgets file, drill config, CLI arguments
+    ├── ToolNotFoundError           a server binary is missing; names it and how to get it
+    ├── TargetError                 the system under test misbehaved
+    │   ├── StartupError            a component did not become ready in time
+    │   └── ComponentError          an operation on a component failed
+    ├── ToxiproxyError              the Toxiproxy API refused or did not confirm a change
+    ├── BackupError
+    │   └── BackupVerificationError a backup is corrupt, truncated or does not match its manifest
+    └── WaitTimeoutError            a condition was not met before its deadline
+
+Messages name what was attempted, on which target, what was observed, and end
+with a hint where one helps.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackupError",
+    "BackupVerificationError",
+    "ChaosError",
+    "ComponentError",
+    "ConfigError",
+    "StartupError",
+    "TargetError",
+    "ToolNotFoundError",
+    "ToxiproxyError",
+    "WaitTimeoutError",
+]
+
+
+class ChaosError(Exception):
+    """Base class of the framework's own errors."""
+
+
+class ConfigError(ChaosError):
+    """A configuration file or argument is invalid; nothing has been injected."""
+
+
+class ToolNotFoundError(ChaosError):
+    """A required executable is not installed."""
+
+
+class TargetError(ChaosError):
+    """The system under test could not be operated as asked."""
+
+
+class StartupError(TargetError):
+    """A component did not become ready in time."""
+
+
+class ComponentError(TargetError):
+    """An operation on one component failed."""
+
+
+class ToxiproxyError(ChaosError):
+    """The Toxiproxy server refused a change or did not read it back as requested."""
+
+
+class BackupError(ChaosError):
+    """A backup or restore could not be completed."""
+
+
+class BackupVerificationError(BackupError):
+    """A backup does not match its manifest: corrupt, truncated or incomplete."""
+
+
+class WaitTimeoutError(ChaosError):
+    """A waited-for condition did not hold before the deadline."""

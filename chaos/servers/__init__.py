@@ -1,0 +1,1 @@
+"""How to launch the real servers a drill runs against, and wait for them."""

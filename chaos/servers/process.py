@@ -1,0 +1,108 @@
+"""A child process in its own session, its log, and the record that outlives us.
+
+Each child starts in a new session so that a terminal's Ctrl-C reaches only the
+runner, which then stops the children in order; ``kill`` and ``stop`` signal the
+whole process group so that nothing a server forked is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ManagedProcess", "ProcessSpec", "pid_alive", "process_start_ticks"]
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), or None if gone.
+
+    Stored with the pid so that a recycled pid is never mistaken for our child.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22; the command name (field 2) may contain spaces, so split after it.
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def pid_alive(pid: int, start_ticks: int | None = None) -> bool:
+    ticks = process_start_ticks(pid)
+    if ticks is None:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    if state == "Z":
+        return False
+    return start_ticks is None or ticks == start_ticks
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: tuple[str, ...]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class ManagedProcess:
+    """One started child. Not restartable: start a new one from the same spec."""
+
+    def __init__(self, spec: ProcessSpec) -> None:
+        self.spec = spec
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with spec.log_path.open("ab") as log:
+            self._popen = subprocess.Popen(
+                spec.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **spec.env},
+                start_new_session=True,
+            )
+        self.start_ticks = process_start_ticks(self._popen.pid)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    def alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def returncode(self) -> int | None:
+        return self._popen.poll()
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL the process group and reap it."""
+        self.signal(signal.SIGKILL)
+        self._popen.wait()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+        if not self.alive():
+            self.signal(signal.SIGKILL)  # a forked grandchild may outlive its parent
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.spec.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])

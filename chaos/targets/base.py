@@ -1,0 +1,61 @@
+"""The interface every target implements, and what it tells about itself."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["COMPONENTS", "Endpoints", "ReplicaStatus", "Target"]
+
+COMPONENTS = ("app", "mongodb", "redis", "toxiproxy")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each part of a running stack answers."""
+
+    apps: tuple[str, ...]
+    database: str
+    mongodb_uri: str
+    mongodb_proxy_uri: str
+    redis_url: str
+    redis_proxy_url: str
+    toxiproxy_api: str
+    proxies: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["apps"] = list(self.apps)
+        return data
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    component: str
+    name: str
+    pid: int | None
+    running: bool
+    restarts: int = 0
+
+
+class Target(Protocol):
+    """What a drill needs from the system under test."""
+
+    description: str
+
+    @property
+    def endpoints(self) -> Endpoints: ...
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def kill(self, component: str, replica: int | None = None) -> list[int]: ...
+
+    def stop(self, component: str) -> None: ...
+
+    def start_component(self, component: str, *, fresh_data: bool = False) -> None: ...
+
+    def scale(self, component: str, replicas: int) -> None: ...
+
+    def status(self) -> list[ReplicaStatus]: ...

@@ -1,0 +1,259 @@
+"""The embedded sandbox: the whole stack as real processes on 127.0.0.1.
+
+    app-0..N ──► toxiproxy "mongodb" ──► MongoDB-wire server (mongod or FerretDB)
+             └─► toxiproxy "redis"   ──► redis-server
+
+Everything lives in one run directory under ``base_dir``; ``close`` stops it
+all, and the next start sweeps what a crashed run left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from typing import TYPE_CHECKING
+
+from chaos.errors import ComponentError, StartupError, WaitTimeoutError
+from chaos.servers import launch
+from chaos.servers.process import ManagedProcess, ProcessSpec
+from chaos.servers.toxiproxy import ToxiproxyClient
+from chaos.targets.base import COMPONENTS, Endpoints, ReplicaStatus
+from chaos.targets.registry import RunRecord, sweep_orphans
+from chaos.targets.supervisor import ReplicaSet
+from chaos.wait import wait_for
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+__all__ = ["LocalTarget"]
+
+HOST = launch.HOST
+SINGLETONS = ("mongodb", "redis", "toxiproxy")
+
+
+class LocalTarget:
+    """Start, break and repair the Calendar Assistant stack on this machine."""
+
+    description = "local sandbox (processes on 127.0.0.1)"
+
+    def __init__(
+        self,
+        base_dir: Path,
+        *,
+        replicas: int = 3,
+        database: str = "calendar",
+        max_replicas: int = 16,
+        ready_timeout: float = 30.0,
+        keep: bool = False,
+    ) -> None:
+        self.base_dir = base_dir
+        self.initial_replicas = replicas
+        self.database = database
+        self.max_replicas = max_replicas
+        self.ready_timeout = ready_timeout
+        self.keep = keep
+        self.run_dir = base_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        self._ports = {name: launch.free_port() for name in (*SINGLETONS, "mongodb-proxy", "redis-proxy")}
+        self._app_ports: list[int] = []
+        self._singletons: dict[str, ManagedProcess] = {}
+        self._mongo_generation = 0
+        self._apps: ReplicaSet | None = None
+        self._record: RunRecord | None = None
+        self._toxiproxy: ToxiproxyClient | None = None
+
+    # -- endpoints ----------------------------------------------------------
+    def _url(self, scheme: str, key: str) -> str:
+        return f"{scheme}://{HOST}:{self._ports[key]}"
+
+    @property
+    def endpoints(self) -> Endpoints:
+        direct_mongo = f"{self._url('mongodb', 'mongodb')}/?directConnection=true"
+        proxied_mongo = f"{self._url('mongodb', 'mongodb-proxy')}/?directConnection=true"
+        return Endpoints(
+            apps=tuple(f"http://{HOST}:{port}" for port in self._app_ports[: self._desired_apps()]),
+            database=self.database,
+            mongodb_uri=direct_mongo,
+            mongodb_proxy_uri=proxied_mongo,
+            redis_url=f"{self._url('redis', 'redis')}/0",
+            redis_proxy_url=f"{self._url('redis', 'redis-proxy')}/0",
+            toxiproxy_api=self._url("http", "toxiproxy"),
+            proxies={
+                "mongodb": {"listen": f"{HOST}:{self._ports['mongodb-proxy']}",
+                            "upstream": f"{HOST}:{self._ports['mongodb']}"},
+                "redis": {"listen": f"{HOST}:{self._ports['redis-proxy']}",
+                          "upstream": f"{HOST}:{self._ports['redis']}"},
+            },
+        )  # fmt: skip
+
+    def _desired_apps(self) -> int:
+        return self._apps.desired if self._apps else 0
+
+    @property
+    def toxiproxy(self) -> ToxiproxyClient:
+        if self._toxiproxy is None:
+            raise ComponentError("toxiproxy is not running: start the target first")
+        return self._toxiproxy
+
+    # -- lifecycle ----------------------------------------------------------
+    def start(self) -> None:
+        launch.preflight()  # every binary found before anything starts: nothing half-starts
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        sweep_orphans(self.base_dir)
+        self.run_dir.mkdir(parents=True)
+        self._record = RunRecord(self.run_dir)
+        try:
+            for component in SINGLETONS:
+                self.start_component(component)
+            self._toxiproxy = ToxiproxyClient(self._url("http", "toxiproxy"))
+            for link, proxy in self.endpoints.proxies.items():
+                self._toxiproxy.create_proxy(link, proxy["listen"], proxy["upstream"])
+            self._apps = ReplicaSet(self._app_spec, self._register)
+            self.scale("app", self.initial_replicas)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop everything this target started. Safe to call more than once."""
+        if self._apps is not None:
+            self._apps.close()
+            self._apps = None
+        if self._toxiproxy is not None:
+            self._toxiproxy.close()
+            self._toxiproxy = None
+        for name in reversed(SINGLETONS):
+            process = self._singletons.pop(name, None)
+            if process is not None:
+                process.stop()
+        if not self.keep:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def adopt_owner(self, pid: int) -> None:
+        """Hand ownership of the run to another process (``drill sandbox up``'s daemon)."""
+        if self._record is not None:
+            self._record.set_owner(pid)
+
+    def _register(self, process: ManagedProcess) -> None:
+        if self._record is not None:
+            self._record.add_child(process.name, process.pid, process.start_ticks)
+
+    # -- specs --------------------------------------------------------------
+    def _log(self, name: str) -> Path:
+        return self.run_dir / "logs" / f"{name}.log"
+
+    def _singleton_spec(self, component: str) -> tuple[ProcessSpec, Callable[[], bool]]:
+        port = self._ports[component]
+        if component == "mongodb":
+            data = self.run_dir / "mongodb" / f"data-{self._mongo_generation}"
+            uri = f"mongodb://{HOST}:{port}/?directConnection=true"
+            return launch.mongo_spec(component, port, data, self._log(component)), lambda: launch.mongo_ready(uri)
+        if component == "redis":
+            url = f"redis://{HOST}:{port}/0"
+            spec = launch.redis_spec(component, port, self.run_dir / "redis", self._log(component))
+            return spec, lambda: launch.redis_ready(url)
+        api = f"http://{HOST}:{port}"
+        return launch.toxiproxy_spec(component, port, self._log(component)), lambda: launch.toxiproxy_ready(api)
+
+    def _app_spec(self, index: int) -> ProcessSpec:
+        while len(self._app_ports) <= index:
+            self._app_ports.append(launch.free_port())
+        endpoints = self.endpoints
+        return launch.app_spec(
+            f"app-{index}", self._app_ports[index], endpoints.mongodb_proxy_uri,
+            endpoints.redis_proxy_url, self.database, self._log(f"app-{index}"),
+        )  # fmt: skip
+
+    def _await_ready(self, process: ManagedProcess, ready: Callable[[], bool]) -> None:
+        def check() -> bool:
+            if not process.alive():
+                raise StartupError(
+                    f"{process.name} exited with code {process.returncode()} during start-up "
+                    f"({' '.join(process.spec.argv)}).\nLast log lines:\n{process.log_tail()}"
+                )
+            return ready()
+
+        try:
+            wait_for(check, what=f"{process.name} to accept connections", timeout=self.ready_timeout,
+                     not_yet=launch.NOT_READY)
+        except WaitTimeoutError as exc:
+            raise StartupError(f"{exc}\nLast log lines of {process.name}:\n{process.log_tail()}") from exc
+
+    # -- operations ---------------------------------------------------------
+    def _check_component(self, component: str) -> None:
+        if component not in COMPONENTS:
+            raise ComponentError(f"unknown component {component!r}; this target has {', '.join(COMPONENTS)}")
+
+    def start_component(self, component: str, *, fresh_data: bool = False) -> None:
+        """Start a stopped component; ``fresh_data`` gives MongoDB an empty data directory."""
+        self._check_component(component)
+        if component == "app":
+            self.scale("app", self.initial_replicas)
+            return
+        current = self._singletons.get(component)
+        if current is not None and current.alive():
+            raise ComponentError(f"start {component}: already running as pid {current.pid}")
+        if fresh_data and component == "mongodb":
+            self._mongo_generation += 1
+        spec, ready = self._singleton_spec(component)
+        process = ManagedProcess(spec)
+        self._singletons[component] = process
+        self._register(process)
+        self._await_ready(process, ready)
+
+    def stop(self, component: str) -> None:
+        """Stop gracefully (SIGTERM); for the app this is a scale to 0."""
+        self._check_component(component)
+        if component == "app":
+            self.scale("app", 0)
+            return
+        process = self._singletons.get(component)
+        if process is None or not process.alive():
+            raise ComponentError(f"stop {component}: not running")
+        process.stop()
+
+    def kill(self, component: str, replica: int | None = None) -> list[int]:
+        """SIGKILL a component, or one app replica; returns the pids killed.
+
+        Killed app replicas are restarted by the supervisor after a back-off;
+        data stores stay down until ``start_component``.
+        """
+        self._check_component(component)
+        if component == "app":
+            apps = self._require_apps()
+            indices = range(apps.desired) if replica is None else [replica]
+            if replica is not None and not 0 <= replica < apps.desired:
+                raise ComponentError(f"kill app replica {replica}: there are {apps.desired} replicas")
+            return [apps.kill(index).pid for index in indices]
+        process = self._singletons.get(component)
+        if process is None or not process.alive():
+            raise ComponentError(f"kill {component}: no running process to kill")
+        process.kill()
+        return [process.pid]
+
+    def scale(self, component: str, replicas: int) -> None:
+        """Run ``replicas`` app replicas and wait until the new ones answer HTTP."""
+        self._check_component(component)
+        if component != "app":
+            raise ComponentError(f"scale {component}: only the app is replicated on this target")
+        if not 0 <= replicas <= self.max_replicas:
+            raise ComponentError(f"scale app to {replicas}: allowed range is 0..{self.max_replicas}")
+        for process in self._require_apps().scale(replicas):
+            port = self._app_ports[int(process.name.rsplit("-", 1)[1])]
+            self._await_ready(process, lambda port=port: launch.http_answers(f"http://{HOST}:{port}/health"))
+
+    def _require_apps(self) -> ReplicaSet:
+        if self._apps is None:
+            raise ComponentError("the app is not running: start the target first")
+        return self._apps
+
+    def status(self) -> list[ReplicaStatus]:
+        rows = [
+            ReplicaStatus(name, name, process.pid, process.alive())
+            for name, process in self._singletons.items()
+        ]
+        if self._apps is not None:
+            for process, restarts in zip(self._apps.processes(), self._apps.restarts(), strict=True):
+                rows.append(ReplicaStatus("app", process.name, process.pid, process.alive(), restarts))
+        return rows

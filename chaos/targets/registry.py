@@ -1,0 +1,83 @@
+"""Run directories on disk, so that a crashed runner's processes can be found and stopped.
+
+Each run directory holds ``run.json``: the owner (the runner's pid and start
+time) and every child started (pid, start time). A run whose owner is gone is
+an orphan: its children are killed and its directory removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from chaos.servers.process import pid_alive, process_start_ticks
+
+__all__ = ["RunRecord", "sweep_orphans"]
+
+RECORD = "run.json"
+
+
+class RunRecord:
+    def __init__(self, run_dir: Path, owner_pid: int | None = None) -> None:
+        self.run_dir = run_dir
+        pid = owner_pid if owner_pid is not None else os.getpid()
+        self._data: dict[str, Any] = {
+            "owner": {"pid": pid, "start_ticks": process_start_ticks(pid)},
+            "created": time.time(),
+            "children": {},
+        }
+        self._save()
+
+    def _save(self) -> None:
+        tmp = self.run_dir / f".{RECORD}.tmp"
+        tmp.write_text(json.dumps(self._data, indent=1))
+        tmp.replace(self.run_dir / RECORD)
+
+    def set_owner(self, pid: int) -> None:
+        self._data["owner"] = {"pid": pid, "start_ticks": process_start_ticks(pid)}
+        self._save()
+
+    def add_child(self, name: str, pid: int, start_ticks: int | None) -> None:
+        self._data["children"][name] = {"pid": pid, "start_ticks": start_ticks}
+        self._save()
+
+    def remove_child(self, name: str) -> None:
+        self._data["children"].pop(name, None)
+        self._save()
+
+
+def _owner_alive(record: dict[str, Any]) -> bool:
+    owner = record.get("owner", {})
+    return pid_alive(int(owner.get("pid", 0)), owner.get("start_ticks"))
+
+
+def sweep_orphans(base: Path) -> list[str]:
+    """Kill the children of runs whose owner died, remove their directories.
+
+    Returns a line per process killed, for the log.
+    """
+    killed: list[str] = []
+    if not base.is_dir():
+        return killed
+    for run_dir in sorted(base.iterdir()):
+        path = run_dir / RECORD
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if _owner_alive(record):
+            continue
+        for name, child in record.get("children", {}).items():
+            pid = int(child["pid"])
+            if pid_alive(pid, child.get("start_ticks")):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                killed.append(f"{run_dir.name}/{name} pid {pid}")
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return killed

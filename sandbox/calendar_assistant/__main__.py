@@ -1,0 +1,38 @@
+"""Run one replica: ``python -m sandbox.calendar_assistant --port 8080``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from sandbox.calendar_assistant.http import make_server
+from sandbox.calendar_assistant.store import Store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="calendar-assistant")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args()
+    store = Store(
+        mongodb_uri=os.environ.get("CALENDAR_MONGODB_URI", "mongodb://127.0.0.1:27017/?directConnection=true"),
+        redis_url=os.environ.get("CALENDAR_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        database=os.environ.get("CALENDAR_DATABASE", "calendar"),
+    )
+    server = make_server(args.host, args.port, store, replica=os.environ.get("CALENDAR_REPLICA", "app"))
+
+    def shut_down(signum: int, frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shut_down)
+    print(f"calendar-assistant listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    server.serve_forever(poll_interval=0.1)
+    server.server_close()
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

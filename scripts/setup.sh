@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs everything the drills and tests need, idempotently: a second run
+# only checks and returns in seconds. Usage: scripts/setup.sh [--report]
+#   --report   also install the Allure 3 HTML renderer (npm package "allure").
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+BIN="$TOOLS/bin"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3}"
+FERRETDB_VERSION="v1.24.2"
+TOXIPROXY_VERSION="v2.12.0"
+ALLURE_VERSION="3.18.0"
+
+want_report=0
+[[ "${1:-}" == "--report" ]] && want_report=1
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+mkdir -p "$BIN"
+
+# --- Python virtualenv -------------------------------------------------------
+stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+if [[ ! -f "$stamp" ]]; then
+    say "python: creating $VENV with the project's dependencies"
+    command -v "$PYTHON" >/dev/null || die "python3 not found: install Python 3.11+"
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --upgrade pip
+    "$VENV/bin/pip" install --quiet -e "$ROOT[dev]"
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+else
+    say "python: $VENV is up to date"
+fi
+
+# --- redis-server ------------------------------------------------------------
+if command -v redis-server >/dev/null; then
+    say "redis-server: $(command -v redis-server)"
+elif command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
+    say "redis-server: installing with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+else
+    die "redis-server is missing: install it (Debian/Ubuntu: 'sudo apt-get install redis-server'; macOS: 'brew install redis')"
+fi
+
+# --- MongoDB-wire server: mongod if present, else FerretDB v1 on SQLite ------
+need_go() {
+    command -v go >/dev/null || die "$1 needs the Go toolchain to build: install Go 1.21+ (https://go.dev/dl/) or put the binary at $BIN/$1"
+}
+if command -v mongod >/dev/null; then
+    say "mongodb: using mongod at $(command -v mongod)"
+elif [[ -x "$BIN/ferretdb" && "$("$BIN/ferretdb" --version 2>&1)" == *"$FERRETDB_VERSION"* ]]; then
+    say "mongodb: FerretDB $FERRETDB_VERSION at $BIN/ferretdb"
+else
+    need_go ferretdb
+    say "mongodb: building FerretDB $FERRETDB_VERSION (SQLite backend) into $BIN"
+    # `go install` alone yields a binary that panics at start: the module zip
+    # lacks build/version/version.txt, which FerretDB embeds. Build from a copy
+    # of the module source with that file written.
+    src_dir="$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
+        | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')" \
+        || die "ferretdb: could not download github.com/FerretDB/FerretDB@$FERRETDB_VERSION from the Go module proxy"
+    build="$TOOLS/src/ferretdb"
+    rm -rf "$build" && mkdir -p "$TOOLS/src"
+    cp -r "$src_dir" "$build" && chmod -R u+w "$build"
+    echo "$FERRETDB_VERSION" > "$build/build/version/version.txt"
+    (cd "$build" && GOFLAGS=-mod=mod go build -o "$BIN/ferretdb" ./cmd/ferretdb) \
+        || die "ferretdb: build failed (see the go output above)"
+    [[ "$("$BIN/ferretdb" --version 2>&1)" == *"$FERRETDB_VERSION"* ]] || die "ferretdb: built binary does not report $FERRETDB_VERSION"
+fi
+
+# --- Toxiproxy server --------------------------------------------------------
+if [[ -x "$BIN/toxiproxy-server" && "$(cat "$BIN/.toxiproxy-version" 2>/dev/null)" == "$TOXIPROXY_VERSION" ]]; then
+    say "toxiproxy: $TOXIPROXY_VERSION at $BIN/toxiproxy-server"
+else
+    need_go toxiproxy-server
+    say "toxiproxy: building $TOXIPROXY_VERSION into $BIN"
+    gobin="$(mktemp -d)"
+    GOBIN="$gobin" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" \
+        || die "toxiproxy: go install github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION failed"
+    mv "$gobin/server" "$BIN/toxiproxy-server" && rmdir "$gobin"
+    echo "$TOXIPROXY_VERSION" > "$BIN/.toxiproxy-version"
+fi
+
+# --- Allure 3 report renderer (only for the drill report) --------------------
+if (( want_report )); then
+    if [[ -x "$TOOLS/node/node_modules/.bin/allure" ]]; then
+        say "allure: $TOOLS/node/node_modules/.bin/allure"
+    else
+        command -v npm >/dev/null || die "allure: npm is missing; install Node.js 20+ to render the HTML report"
+        say "allure: installing allure@$ALLURE_VERSION with npm"
+        npm install --silent --no-fund --no-audit --prefix "$TOOLS/node" "allure@$ALLURE_VERSION" >/dev/null \
+            || die "allure: 'npm install allure@$ALLURE_VERSION' failed"
+    fi
+fi
+say "setup complete"
