@@ -1,0 +1,1 @@
+"""Observe a drill from the outside: probes, tracked writes, and what they add up to."""

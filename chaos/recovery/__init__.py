@@ -1,0 +1,1 @@
+"""The plan's recovery procedures as code: the same functions for drills and for operators."""

@@ -1,0 +1,87 @@
+"""The plan's recovery sequences, each step timed into the drill's timeline.
+
+Runbooks talk to a ``Target`` only, so the same sequence runs against the
+local sandbox and, later, a Kubernetes deployment.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from chaos.errors import BackupError
+from chaos.recovery.integrity import verify_data_integrity
+from chaos.recovery.mongo import restore_mongodb
+from chaos.report.record import RecoveryStep
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from chaos.measure.timeline import Timeline
+    from chaos.targets.base import Target
+
+__all__ = ["recover_mongodb_from_backup"]
+
+
+class _Runbook:
+    def __init__(self, timeline: Timeline, steps: list[RecoveryStep]) -> None:
+        self.timeline = timeline
+        self.steps = steps
+
+    def step(self, name: str, action: Callable[[], str | None]) -> None:
+        started_wall, started = time.time(), time.monotonic()
+        try:
+            detail = action() or ""
+        except Exception as exc:
+            self._record(name, started_wall, started, ok=False, detail=f"{type(exc).__name__}: {exc}")
+            raise
+        self._record(name, started_wall, started, ok=True, detail=detail)
+
+    def _record(self, name: str, wall: float, mono: float, *, ok: bool, detail: str) -> None:
+        duration = time.monotonic() - mono
+        self.steps.append(RecoveryStep(name, wall, duration, ok, detail))
+        self.timeline.mark("recovery_step", mono=mono, wall=wall, step=name,
+                           duration_s=round(duration, 3), ok=ok)  # fmt: skip
+
+
+def recover_mongodb_from_backup(
+    target: Target,
+    backup_dir: Path,
+    *,
+    database: str,
+    replicas: int,
+    timeline: Timeline,
+    steps: list[RecoveryStep] | None = None,
+) -> list[RecoveryStep]:
+    """The plan's "MongoDB Recovery": stop the app, restore, verify, start the app.
+
+    MongoDB is started on an empty data directory first: the procedure covers a
+    database whose data is gone, not one that would come back by restarting.
+    Each step is appended to ``steps`` as it ends, so a failed run keeps its record.
+    """
+    runbook = _Runbook(timeline, steps if steps is not None else [])
+    timeline.mark("recovery_started", procedure="mongodb-restore", backup=str(backup_dir))
+    try:
+        runbook.step("scale app to 0", lambda: target.scale("app", 0))
+        runbook.step("start MongoDB on an empty data directory",
+                     lambda: target.start_component("mongodb", fresh_data=True))  # fmt: skip
+
+        def restore() -> str:
+            manifest = restore_mongodb(backup_dir, target.endpoints.mongodb_uri, database)
+            counts = ", ".join(f"{name}={entry['count']}" for name, entry in manifest.collections.items())
+            return f"restored {counts}"
+
+        runbook.step("restore MongoDB from backup", restore)
+
+        def verify() -> str:
+            report = verify_data_integrity(target.endpoints.mongodb_uri, database)
+            if not report.ok:
+                raise BackupError("integrity check failed after restore: " + "; ".join(report.problems))
+            return f"counts {report.counts}"
+
+        runbook.step("verify data integrity", verify)
+        runbook.step(f"scale app to {replicas}", lambda: target.scale("app", replicas))
+    finally:
+        timeline.mark("recovery_finished", ok=all(step.ok for step in runbook.steps))
+    return runbook.steps

@@ -1,0 +1,1 @@
+"""What a drill leaves behind: its record, the JSON summary and the Allure attachments."""

@@ -1,0 +1,86 @@
+"""One scenario's drill record: its timeline, measurements, verdicts and evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chaos.measure.timeline import Timeline
+from chaos.measure.verdict import Verdict, worst
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from chaos.measure.data_loss import DataLossMeasurement
+    from chaos.measure.rto import RtoMeasurement
+
+__all__ = ["DrillRecord", "RecoveryStep"]
+
+# Timeline events every report carries, in this order, when they were observed.
+KEY_EVENTS = ("fault_injected", "first_failed_probe", "recovery_started", "recovery_finished", "stable")
+
+
+@dataclass(frozen=True)
+class RecoveryStep:
+    name: str
+    started_at: float
+    duration_s: float
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class DrillRecord:
+    name: str
+    feature: str
+    tags: list[str]
+    target: str
+    budget_profile: str
+    budget_file: str
+    evidence_dir: Path
+    timeline: Timeline = field(default_factory=Timeline)
+    rto: RtoMeasurement | None = None
+    rpo: dict[str, DataLossMeasurement] = field(default_factory=dict)
+    recovery_steps: list[RecoveryStep] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    outcome: str = "not run"  # the pytest outcome, set at teardown
+
+    @property
+    def verdict(self) -> Verdict:
+        """Worst of every measurement; what was not measured makes it ``unknown``.
+
+        A failed recovery step fails the drill. A scenario that broke off for
+        another reason (a fault that did not land, an error in the framework)
+        is ``unknown``: it neither proves nor disproves the plan.
+        """
+        verdicts = [measurement.verdict for measurement in self.rpo.values()]
+        verdicts.append(self.rto.verdict if self.rto is not None else Verdict.UNKNOWN)
+        if any(not step.ok for step in self.recovery_steps):
+            verdicts.append(Verdict.FAILED)
+        if self.outcome != "passed":
+            verdicts.append(Verdict.UNKNOWN)
+        return worst(verdicts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "feature": self.feature,
+            "tags": sorted(self.tags),
+            "target": self.target,
+            "budget_profile": self.budget_profile,
+            "budget_file": self.budget_file,
+            "verdict": self.verdict.value,
+            "pytest_outcome": self.outcome,
+            "rto": self.rto.to_json() if self.rto else {"measured_s": None, "budget_s": None,
+                                                        "verdict": "unknown", "reason": "not measured"},
+            "rpo": {name: measurement.to_json() for name, measurement in self.rpo.items()},
+            "recovery_steps": [
+                {"name": step.name, "started_at": step.started_at, "duration_s": round(step.duration_s, 3),
+                 "ok": step.ok, "detail": step.detail}
+                for step in self.recovery_steps
+            ],
+            "timeline": [moment.to_json() for moment in self.timeline.moments()],
+            "evidence": self.evidence,
+            "notes": self.notes,
+        }  # fmt: skip

@@ -1,0 +1,45 @@
+"""The machine-readable run summary and the terminal table."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from chaos.report.record import DrillRecord
+
+__all__ = ["format_table", "write_summary"]
+
+
+def write_summary(records: list[DrillRecord], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"generated_at": time.time(), "scenarios": [record.to_json() for record in records]}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+    return path
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def format_table(scenarios: list[dict[str, Any]]) -> list[str]:
+    """One block per scenario: verdict, RTO against budget, and data loss per data class."""
+    lines = []
+    for scenario in scenarios:
+        rto = scenario["rto"]
+        lines.append(f"{scenario['verdict'].upper():8} {scenario['name']}  [{scenario['budget_profile']} budgets]")
+        lines.append(
+            f"         RTO {_seconds(rto['measured_s'])} ± {_seconds(rto.get('resolution_s'))} "
+            f"(budget {_seconds(rto['budget_s'])}) {rto['verdict']}"
+        )
+        for data_class, rpo in scenario["rpo"].items():
+            lines.append(
+                f"         {data_class}: {rpo['lost']} of {rpo['acked']} acknowledged writes lost, "
+                f"window {_seconds(rpo['window_s'])} (budget {_seconds(rpo['budget_s'])}) {rpo['verdict']}"
+            )
+    return lines

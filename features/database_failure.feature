@@ -1,0 +1,19 @@
+Feature: Database failure
+  The DR plan's "Database Failure" scenario with its "MongoDB Recovery"
+  procedure: the database is lost, the application is stopped, MongoDB is
+  restored from the latest backup, its integrity verified, and the
+  application started again. Writes acknowledged after the backup are lost;
+  the drill measures how many, and how far back the restored data reaches.
+
+  @drill @database_failure
+  Scenario: MongoDB is killed and restored from the latest backup
+    Given the Calendar Assistant is running with 3 replicas
+    And the prober watches /health on every replica
+    And a writer creates calendar events through the app
+    When a MongoDB backup is taken
+    And the writer keeps writing for 2 seconds
+    And the MongoDB server is killed
+    And the MongoDB recovery procedure runs from the latest backup
+    Then every replica answers /health for 5 consecutive probes
+    And the recovery time is within the database RTO
+    And the acknowledged calendar events lost are within the calendar events RPO
