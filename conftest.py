@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import signal
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import pytest
+if TYPE_CHECKING:
+    import pytest
 
 pytest_plugins = [
     "fixtures.budgets",

@@ -52,12 +52,17 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def _plain(number: float) -> str:
+    """A number without exponent notation, which ``parse_duration`` would refuse."""
+    return f"{number:f}".rstrip("0").rstrip(".")
+
+
 def format_duration(seconds: float) -> str:
     if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g}h"
+        return f"{_plain(seconds / 3600)}h"
     if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g}m"
-    return f"{seconds:g}s"
+        return f"{_plain(seconds / 60)}m"
+    return f"{_plain(seconds)}s"
 
 
 @dataclass(frozen=True)
@@ -96,9 +101,7 @@ def _table(node: yaml.Node, where: str, known: tuple[str, ...], source: Path) ->
     table: dict[str, float] = {}
     for name, (value, line) in _mapping(node, where, source).items():
         if name not in known:
-            raise ConfigError(
-                f"{source}:{line}: {where}.{name}: unknown name {name!r}; known: {', '.join(known)}"
-            )
+            raise ConfigError(f"{source}:{line}: {where}.{name}: unknown name {name!r}; known: {', '.join(known)}")
         raw: Any = yaml.safe_load(yaml.serialize(value))
         try:
             table[name] = parse_duration(raw)

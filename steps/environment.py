@@ -6,7 +6,6 @@ import time
 from typing import TYPE_CHECKING
 
 import httpx
-import pytest
 from pytest_bdd import given, parsers
 
 from chaos.measure.probe import Prober
@@ -15,6 +14,8 @@ from chaos.wait import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    import pytest
 
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target

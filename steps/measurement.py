@@ -58,13 +58,17 @@ def replicas_stable(prober: Prober, drill: DrillRecord, budgets: Budgets, count:
 
 
 @then(parsers.parse("the recovery time is within the {component} RTO"))
-def rto_within_budget(
-    prober: Prober, drill: DrillRecord, budgets: Budgets, stable_run: int, component: str
-) -> None:
+def rto_within_budget(prober: Prober, drill: DrillRecord, budgets: Budgets, stable_run: int, component: str) -> None:
     fault = drill.timeline.first("fault_injected")
     assert fault is not None
-    rto = measure_rto(prober.samples(), targets=prober.urls, fault_at=fault.mono, consecutive=stable_run,
-                      budget_s=budgets.rto_for(_words_to_key(component)), component=_words_to_key(component))
+    rto = measure_rto(
+        prober.samples(),
+        targets=prober.urls,
+        fault_at=fault.mono,
+        consecutive=stable_run,
+        budget_s=budgets.rto_for(_words_to_key(component)),
+        component=_words_to_key(component),
+    )
     drill.rto = rto
     if rto.first_failed_at is not None:
         drill.timeline.mark("first_failed_probe", mono=rto.first_failed_at)

@@ -14,9 +14,6 @@ def read_tracked(uri: str, database: str, collection: str, id_prefix: str) -> di
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
     try:
         query = {"_id": {"$gte": id_prefix, "$lt": id_prefix + "\uffff"}}
-        return {
-            str(doc.pop("_id")): doc
-            for doc in client[database][collection].find(query).batch_size(5000)
-        }
+        return {str(doc.pop("_id")): doc for doc in client[database][collection].find(query).batch_size(5000)}
     finally:
         client.close()

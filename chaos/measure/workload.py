@@ -53,9 +53,7 @@ class EventWriter:
     data_class = "calendar_events"
     collection = "events"
 
-    def __init__(
-        self, apps: Sequence[str], *, run_id: str, rate: float = 50.0, timeout: float = 2.0
-    ) -> None:
+    def __init__(self, apps: Sequence[str], *, run_id: str, rate: float = 50.0, timeout: float = 2.0) -> None:
         self.apps = tuple(apps)
         self.run_id = run_id
         self.id_prefix = f"evt-{run_id}-"
@@ -75,8 +73,9 @@ class EventWriter:
             timeout=self.timeout,
         )
         if response.status_code not in (201, 409):
-            raise RuntimeError(f"writer set-up: POST {self.apps[0]}/users answered {response.status_code}: "
-                               f"{response.text[:200]}")
+            raise RuntimeError(
+                f"writer set-up: POST {self.apps[0]}/users answered {response.status_code}: {response.text[:200]}"
+            )
         self._thread.start()
         return self
 

@@ -13,13 +13,15 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymongo
 from bson import json_util
 
 from chaos.errors import BackupError, BackupVerificationError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["BackupManifest", "backup_mongodb", "restore_mongodb", "verify_backup"]
 

@@ -22,4 +22,4 @@ def attach_record(record: DrillRecord, evidence_files: list[Path]) -> None:
     for path in evidence_files:
         if path.is_file():
             kind = allure.attachment_type.JSON if path.suffix == ".json" else allure.attachment_type.TEXT
-            allure.attach.file(str(path), name=path.name, attachment_type=kind)
+            allure.attach.file(str(path), name=path.name, attachment_type=kind)  # type: ignore[no-untyped-call]

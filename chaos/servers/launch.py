@@ -54,6 +54,7 @@ def preflight() -> None:
 def mongo_spec(name: str, port: int, data_dir: Path, log_path: Path) -> ProcessSpec:
     kind, binary = find_mongo_server()
     data_dir.mkdir(parents=True, exist_ok=True)
+    argv: tuple[str, ...]
     if kind == "mongod":
         argv = (str(binary), "--dbpath", str(data_dir), "--port", str(port), "--bind_ip", HOST)
     else:

@@ -94,10 +94,8 @@ class ManagedProcess:
             self.signal(signal.SIGKILL)  # a forked grandchild may outlive its parent
             return
         self.signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
         self.kill()
 
     def log_tail(self, lines: int = 15) -> str:

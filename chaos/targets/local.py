@@ -9,6 +9,7 @@ all, and the next start sweeps what a crashed run left behind.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
@@ -175,8 +176,12 @@ class LocalTarget:
             return ready()
 
         try:
-            wait_for(check, what=f"{process.name} to accept connections", timeout=self.ready_timeout,
-                     not_yet=launch.NOT_READY)
+            wait_for(
+                check,
+                what=f"{process.name} to accept connections",
+                timeout=self.ready_timeout,
+                not_yet=launch.NOT_READY,
+            )
         except WaitTimeoutError as exc:
             raise StartupError(f"{exc}\nLast log lines of {process.name}:\n{process.log_tail()}") from exc
 
@@ -240,8 +245,8 @@ class LocalTarget:
         if not 0 <= replicas <= self.max_replicas:
             raise ComponentError(f"scale app to {replicas}: allowed range is 0..{self.max_replicas}")
         for process in self._require_apps().scale(replicas):
-            port = self._app_ports[int(process.name.rsplit("-", 1)[1])]
-            self._await_ready(process, lambda port=port: launch.http_answers(f"http://{HOST}:{port}/health"))
+            url = f"http://{HOST}:{self._app_ports[int(process.name.rsplit('-', 1)[1])]}/health"
+            self._await_ready(process, functools.partial(launch.http_answers, url))
 
     def _require_apps(self) -> ReplicaSet:
         if self._apps is None:
@@ -249,10 +254,7 @@ class LocalTarget:
         return self._apps
 
     def status(self) -> list[ReplicaStatus]:
-        rows = [
-            ReplicaStatus(name, name, process.pid, process.alive())
-            for name, process in self._singletons.items()
-        ]
+        rows = [ReplicaStatus(name, name, process.pid, process.alive()) for name, process in self._singletons.items()]
         if self._apps is not None:
             for process, restarts in zip(self._apps.processes(), self._apps.restarts(), strict=True):
                 rows.append(ReplicaStatus("app", process.name, process.pid, process.alive(), restarts))

@@ -13,10 +13,12 @@ import os
 import shutil
 import signal
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaos.servers.process import pid_alive, process_start_ticks
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["RunRecord", "sweep_orphans"]
 

@@ -1,11 +1,11 @@
 """The HTTP API, on the standard library's threading server.
 
-    GET  /health                 200 when MongoDB and Redis both answer, else 503 naming the failed one
-    GET  /metrics                Prometheus text format
-    POST /users                  {"id", "name", "email"}                 GET|PUT|DELETE /users/{id}
-    GET  /users/{id}/events
-    POST /events                 {"id", "user_id", "title", "start", "end"}  GET|PUT|DELETE /events/{id}
-    POST /sessions               {"user_id"} -> {"token"}                GET /sessions/{token}
+GET  /health                 200 when MongoDB and Redis both answer, else 503 naming the failed one
+GET  /metrics                Prometheus text format
+POST /users                  {"id", "name", "email"}                 GET|PUT|DELETE /users/{id}
+GET  /users/{id}/events
+POST /events                 {"id", "user_id", "title", "start", "end"}  GET|PUT|DELETE /events/{id}
+POST /sessions               {"user_id"} -> {"token"}                GET /sessions/{token}
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from typing import Any
@@ -46,7 +47,10 @@ def validate(doc: dict[str, Any], fields: dict[str, type], *, partial: bool = Fa
 class Store:
     def __init__(self, mongodb_uri: str, redis_url: str, database: str) -> None:
         self._mongo: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-            mongodb_uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000, socketTimeoutMS=3000,
+            mongodb_uri,
+            serverSelectionTimeoutMS=1000,
+            connectTimeoutMS=1000,
+            socketTimeoutMS=3000,
             retryWrites=False,
         )
         self._db = self._mongo[database]
@@ -122,10 +126,8 @@ class Store:
         doc = self._db.events.find_one({"_id": event_id})
         if doc is None:
             raise NotFound(f"event {event_id!r}")
-        try:
+        with contextlib.suppress(redis.RedisError):  # the cache is an optimisation; reads work without it
             self._redis.set(key, json.dumps(doc), ex=EVENT_CACHE_TTL_S)
-        except redis.RedisError:
-            pass  # the cache is an optimisation; reads still work without it
         return doc, False
 
     def list_events(self, user_id: str) -> list[dict[str, Any]]:

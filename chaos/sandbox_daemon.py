@@ -1,0 +1,145 @@
+"""The sandbox as a background service for people: ``drill sandbox up|status|down``.
+
+``up`` starts a detached daemon that owns a LocalTarget and writes its
+endpoints to ``<workdir>/sandbox.json``; ``down`` signals the daemon, which
+stops every process it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from chaos.errors import StartupError, TargetError
+from chaos.servers import launch
+from chaos.servers.process import pid_alive, process_start_ticks
+from chaos.targets.local import LocalTarget
+from chaos.targets.registry import sweep_orphans
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["sandbox_down", "sandbox_status", "sandbox_up", "serve"]
+
+STATE = "sandbox.json"
+UP_TIMEOUT_S = 90.0
+DOWN_TIMEOUT_S = 30.0
+
+
+def _read_state(workdir: Path) -> dict[str, Any] | None:
+    try:
+        state: dict[str, Any] = json.loads((workdir / STATE).read_text())
+    except (OSError, ValueError):
+        return None
+    return state
+
+
+def _daemon_alive(state: dict[str, Any]) -> bool:
+    return pid_alive(int(state["pid"]), state.get("start_ticks"))
+
+
+def serve(workdir: Path, replicas: int) -> None:
+    """Run in the daemon: start the stack, publish its endpoints, wait for a signal."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    target = LocalTarget(workdir / "runs", replicas=replicas)
+    target.start()
+    try:
+        state = {"pid": os.getpid(), "start_ticks": process_start_ticks(os.getpid()),
+                 "started_at": time.time(), "endpoints": target.endpoints.to_json()}  # fmt: skip
+        tmp = workdir / f".{STATE}.tmp"
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(workdir / STATE)
+        stop.wait()
+    finally:
+        target.close()
+        (workdir / STATE).unlink(missing_ok=True)
+
+
+def sandbox_up(workdir: Path, replicas: int) -> dict[str, Any]:
+    """Start the daemon (or find the running one) and return the endpoints."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    state = _read_state(workdir)
+    if state is not None and _daemon_alive(state):
+        return dict(state["endpoints"])
+    launch.preflight()
+    log_path = workdir / "sandbox.log"
+    with log_path.open("ab") as log:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "chaos.cli", "sandbox", "serve", "--workdir", str(workdir),
+             "--replicas", str(replicas)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + UP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        state = _read_state(workdir)
+        if state is not None and state["pid"] == daemon.pid:
+            return dict(state["endpoints"])
+        if daemon.poll() is not None:
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+            raise StartupError(f"the sandbox daemon exited with code {daemon.returncode}; {log_path}:\n{tail}")
+        time.sleep(0.1)
+    daemon.terminate()
+    raise StartupError(f"the sandbox did not come up within {UP_TIMEOUT_S:g}s; see {log_path}")
+
+
+def _probe(check: Any) -> str:
+    try:
+        return "ok" if check() else "not ready"
+    except launch.NOT_READY as exc:
+        return f"error: {type(exc).__name__}: {exc}"[:200]
+
+
+def sandbox_status(workdir: Path) -> dict[str, Any]:
+    """What answers right now, observed from outside the daemon."""
+    state = _read_state(workdir)
+    if state is None or not _daemon_alive(state):
+        return {"running": False, "workdir": str(workdir)}
+    endpoints = state["endpoints"]
+    apps = {}
+    for url in endpoints["apps"]:
+        try:
+            response = httpx.get(f"{url}/health", timeout=2)
+            apps[url] = "ok" if response.status_code == 200 else f"{response.status_code}: {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            apps[url] = f"error: {type(exc).__name__}"
+    return {
+        "running": True,
+        "pid": state["pid"],
+        "mongodb": _probe(lambda: launch.mongo_ready(endpoints["mongodb_uri"])),
+        "redis": _probe(lambda: launch.redis_ready(endpoints["redis_url"])),
+        "toxiproxy": _probe(lambda: launch.toxiproxy_ready(endpoints["toxiproxy_api"])),
+        "apps": apps,
+        "endpoints": endpoints,
+    }
+
+
+def sandbox_down(workdir: Path) -> bool:
+    """Stop the daemon and everything it started; False if none was running."""
+    state = _read_state(workdir)
+    if state is None or not _daemon_alive(state):
+        (workdir / STATE).unlink(missing_ok=True)
+        sweep_orphans(workdir / "runs")
+        return False
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + DOWN_TIMEOUT_S
+    while pid_alive(pid, state.get("start_ticks")):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.1)
+    killed = sweep_orphans(workdir / "runs")
+    (workdir / STATE).unlink(missing_ok=True)
+    if killed:
+        raise TargetError(f"the sandbox daemon did not stop cleanly; killed leftovers: {', '.join(killed)}")
+    return True

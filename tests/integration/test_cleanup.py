@@ -1,0 +1,87 @@
+"""Nothing the sandbox started survives its runner: not a SIGKILL of the runner, not Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from chaos.servers.process import pid_alive
+from chaos.targets.registry import sweep_orphans
+from chaos.wait import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RUNNER = """
+import sys, time
+from pathlib import Path
+from chaos.targets.local import LocalTarget
+target = LocalTarget(Path(sys.argv[1]), replicas=2)
+target.start()
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def _children(base: Path) -> list[tuple[int, int | None]]:
+    found = []
+    for record in base.glob("*/run.json"):
+        for child in json.loads(record.read_text())["children"].values():
+            found.append((child["pid"], child["start_ticks"]))
+    return found
+
+
+def test_sweep_stops_what_a_killed_runner_left(tmp_path: Path) -> None:
+    base = tmp_path / "runs"
+    with subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(base)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as runner:
+        assert runner.stdout is not None
+        assert runner.stdout.readline().strip() == "ready"
+        children = _children(base)
+        assert len(children) == 5
+        runner.kill()  # SIGKILL: no teardown runs
+    assert all(pid_alive(pid, ticks) for pid, ticks in children), "the children outlive a killed runner"
+    killed = sweep_orphans(base)
+    assert len(killed) == 5
+    wait_for(lambda: not any(pid_alive(pid, ticks) for pid, ticks in children), what="orphans gone", timeout=5)
+    assert list(base.iterdir()) == []
+
+
+def test_sweep_leaves_a_live_runs_processes_alone(tmp_path: Path) -> None:
+    base = tmp_path / "runs"
+    with subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(base)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as runner:
+        try:
+            assert runner.stdout is not None
+            assert runner.stdout.readline().strip() == "ready"
+            assert sweep_orphans(base) == []
+            assert all(pid_alive(pid, ticks) for pid, ticks in _children(base))
+        finally:
+            runner.kill()
+    sweep_orphans(base)
+
+
+def test_ctrl_c_during_a_drill_stops_every_process(tmp_path: Path) -> None:
+    base = tmp_path / "runs"
+    with subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-m", "database_failure", "-q", "-p", "no:cacheprovider",
+         "--workdir", str(base), "--drill-report-dir", str(tmp_path / "report")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    ) as drill:  # fmt: skip
+        # Interrupt once the stack is up and the writer is running.
+        wait_for(lambda: len(_children(base)) >= 6, what="the drill's stack to start", timeout=60)
+        time.sleep(1.0)
+        children = _children(base)
+        os.kill(drill.pid, signal.SIGINT)
+        output, _ = drill.communicate(timeout=60)
+    assert drill.returncode != 0
+    assert "KeyboardInterrupt" in output
+    still = [pid for pid, ticks in children if pid_alive(pid, ticks)]
+    assert still == [], f"left running after Ctrl-C: {still}\n{output}"
+    assert list(base.iterdir()) == []

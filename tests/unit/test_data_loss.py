@@ -1,0 +1,92 @@
+"""Classification of tracked writes and the data-loss window, on known inputs and as properties."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chaos.measure.data_loss import classify_writes
+from chaos.measure.verdict import Verdict
+from chaos.measure.workload import AckRecord, Outcome
+
+PAYLOAD = {"title": "t", "user_id": "u"}
+
+
+def write(index: int, outcome: Outcome, done_wall: float | None = None) -> AckRecord:
+    done = float(index) if done_wall is None else done_wall
+    return AckRecord(f"e{index}", "app", done, done, done, done, outcome, 201, "", dict(PAYLOAD))
+
+
+def classify(log: list[AckRecord], present: dict[str, dict], fault_wall: float = 100.0, budget: float = 60.0):
+    return classify_writes(log, present, data_class="calendar_events", fault_wall=fault_wall, budget_s=budget)
+
+
+def test_each_class_is_counted() -> None:
+    log = [
+        write(1, Outcome.ACKED),  # present: fine
+        write(2, Outcome.ACKED),  # missing: lost
+        write(3, Outcome.UNKNOWN),  # present: recovered
+        write(4, Outcome.UNKNOWN),  # missing: fine, never promised
+        write(5, Outcome.FAILED),  # missing: fine
+        write(6, Outcome.ACKED),  # present with other content: corrupted
+    ]
+    present = {"e1": PAYLOAD, "e3": PAYLOAD, "e6": {"title": "garbled", "user_id": "u"}, "e9": PAYLOAD}
+    loss = classify(log, present)
+    assert (loss.attempted, loss.acked, loss.lost, loss.recovered, loss.unexpected, loss.corrupted) == (
+        6,
+        3,
+        1,
+        1,
+        1,
+        1,
+    )
+    assert loss.lost_ids == ("e2",)
+    assert loss.corrupted_ids == ("e6",)
+    assert loss.verdict is Verdict.FAILED  # corruption fails the drill whatever the window
+    assert "corrupted" in loss.reason
+
+
+def test_window_reaches_back_to_the_oldest_lost_write() -> None:
+    log = [write(i, Outcome.ACKED, done_wall=90.0 + i) for i in range(10)]  # acked at 90..99
+    present = {f"e{i}": PAYLOAD for i in range(4)}  # e4..e9 lost, oldest acked at 94
+    loss = classify(log, present, fault_wall=100.0, budget=10.0)
+    assert loss.lost == 6
+    assert loss.window_s == 6.0
+    assert loss.verdict is Verdict.PASSED
+
+
+def test_window_over_budget_fails() -> None:
+    log = [write(i, Outcome.ACKED, done_wall=float(i)) for i in range(100)]
+    loss = classify(log, {}, fault_wall=100.0, budget=30.0)
+    assert loss.window_s == 100.0
+    assert loss.verdict is Verdict.FAILED
+
+
+def test_no_loss_means_zero_window() -> None:
+    log = [write(i, Outcome.ACKED) for i in range(5)]
+    loss = classify(log, {f"e{i}": PAYLOAD for i in range(5)})
+    assert (loss.lost, loss.window_s, loss.verdict) == (0, 0.0, Verdict.PASSED)
+
+
+def test_a_refused_write_that_is_present_anyway_fails() -> None:
+    loss = classify([write(1, Outcome.FAILED)], {"e1": PAYLOAD})
+    assert loss.verdict is Verdict.FAILED
+    assert "refused" in loss.reason
+
+
+outcomes = st.sampled_from(list(Outcome))
+
+
+@given(st.lists(st.tuples(outcomes, st.booleans(), st.floats(0, 100)), max_size=60))
+def test_lost_is_exactly_the_acked_writes_missing(writes: list[tuple[Outcome, bool, float]]) -> None:
+    log = [write(i, outcome, done_wall=done) for i, (outcome, _, done) in enumerate(writes)]
+    present = {
+        f"e{i}": PAYLOAD for i, (outcome, kept, _) in enumerate(writes) if kept and outcome is not Outcome.FAILED
+    }
+    loss = classify(log, present, fault_wall=100.0, budget=1000.0)
+    expected_lost = {f"e{i}" for i, (outcome, kept, _) in enumerate(writes) if outcome is Outcome.ACKED and not kept}
+    assert set(loss.lost_ids) == expected_lost
+    assert loss.lost == len(expected_lost)
+    lost_times = [done for outcome, kept, done in writes if outcome is Outcome.ACKED and not kept]
+    assert loss.window_s == (100.0 - min(lost_times) if lost_times else 0.0)
+    assert 0.0 <= loss.window_s <= 100.0
