@@ -10,9 +10,8 @@ from pytest_bdd import parsers, then, when
 
 from chaos.measure.data_loss import classify_writes
 from chaos.measure.final_read import read_tracked
-from chaos.measure.rto import measure_rto
+from chaos.measure.rto import RtoMeasurement, measure_rto
 from chaos.measure.verdict import Verdict
-from chaos.wait import wait_for
 
 if TYPE_CHECKING:
     from chaos.config import Budgets
@@ -20,8 +19,6 @@ if TYPE_CHECKING:
     from chaos.measure.workload import EventWriter
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
-
-STABLE_TIMEOUT_S = 120.0
 
 
 def _words_to_key(words: str) -> str:
@@ -42,33 +39,24 @@ def keep_writing(writer: EventWriter, seconds: float) -> None:
     assert after > before, f"no write was acknowledged in {seconds:g}s: the workload is not running"
 
 
-@then(parsers.parse("every replica answers /health for {count:d} consecutive probes"), target_fixture="stable_run")
-def replicas_stable(prober: Prober, drill: DrillRecord, budgets: Budgets, count: int) -> int:
+@then(parsers.parse("every replica answers /health for {count:d} consecutive probes within the {component} RTO"))
+def recovered_within_rto(prober: Prober, drill: DrillRecord, budgets: Budgets, count: int, component: str) -> None:
+    """Wait until recovery is confirmed or the budget has run out, then judge the RTO."""
+    key = _words_to_key(component)
+    budget = budgets.rto_for(key)
     fault = drill.timeline.first("fault_injected")
     assert fault is not None, "no fault was injected before waiting for recovery"
 
-    def stable() -> bool:
-        measured = measure_rto(prober.samples(), targets=prober.urls, fault_at=fault.mono,
-                               consecutive=count, budget_s=float("inf"), component="-")  # fmt: skip
-        return measured.stable_at is not None
+    def measure() -> RtoMeasurement:
+        return measure_rto(prober.samples(), targets=prober.urls, fault_at=fault.mono, consecutive=count,
+                           budget_s=budget, component=key)  # fmt: skip
 
-    wait_for(stable, what=f"{count} consecutive healthy probes on every replica", timeout=STABLE_TIMEOUT_S,
-             interval=prober.interval)  # fmt: skip
-    return count
-
-
-@then(parsers.parse("the recovery time is within the {component} RTO"))
-def rto_within_budget(prober: Prober, drill: DrillRecord, budgets: Budgets, stable_run: int, component: str) -> None:
-    fault = drill.timeline.first("fault_injected")
-    assert fault is not None
-    rto = measure_rto(
-        prober.samples(),
-        targets=prober.urls,
-        fault_at=fault.mono,
-        consecutive=stable_run,
-        budget_s=budgets.rto_for(_words_to_key(component)),
-        component=_words_to_key(component),
-    )
+    # Past the budget plus the time to confirm, the verdict cannot change.
+    deadline = fault.mono + budget + count * prober.interval + prober.timeout
+    rto = measure()
+    while rto.stable_at is None and time.monotonic() < deadline:
+        time.sleep(prober.interval)
+        rto = measure()
     drill.rto = rto
     if rto.first_failed_at is not None:
         drill.timeline.mark("first_failed_probe", mono=rto.first_failed_at)

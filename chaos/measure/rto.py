@@ -93,9 +93,11 @@ def measure_rto(
         own = sorted((sample for sample in after if sample.target == target), key=lambda s: s.mono)
         recovery = _final_run(own, consecutive)
         if recovery is None:
+            observed = max((sample.mono for sample in after), default=fault_at) - fault_at
             return result(
                 Verdict.FAILED,
-                f"{target} did not answer {consecutive} consecutive probes before the observation ended",
+                f"{target} did not answer {consecutive} consecutive probes by the end of observation, "
+                f"{observed:.2f}s after the fault (budget {budget_s:g}s)",
                 first_failed_at=first_failed,
             )
         recoveries.append(recovery)
