@@ -90,14 +90,16 @@ class Store:
             raise NotFound(f"user {user_id!r}")
         return doc
 
-    def update_user(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        changes = validate(body, USER_FIELDS, partial=True)
-        doc = self._db.users.find_one_and_update(
-            {"_id": user_id}, {"$set": changes}, return_document=pymongo.ReturnDocument.AFTER
+    def _update(self, collection: str, doc_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        doc = self._db[collection].find_one_and_update(
+            {"_id": doc_id}, {"$set": changes}, return_document=pymongo.ReturnDocument.AFTER
         )
         if doc is None:
-            raise NotFound(f"user {user_id!r}")
+            raise NotFound(f"{collection[:-1]} {doc_id!r}")
         return doc
+
+    def update_user(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._update("users", user_id, validate(body, USER_FIELDS, partial=True))
 
     def delete_user(self, user_id: str) -> None:
         if self._db.users.delete_one({"_id": user_id}).deleted_count == 0:
@@ -134,12 +136,7 @@ class Store:
         return list(self._db.events.find({"user_id": user_id}).sort("_id", 1).limit(1000))
 
     def update_event(self, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        changes = validate(body, EVENT_FIELDS, partial=True)
-        doc = self._db.events.find_one_and_update(
-            {"_id": event_id}, {"$set": changes}, return_document=pymongo.ReturnDocument.AFTER
-        )
-        if doc is None:
-            raise NotFound(f"event {event_id!r}")
+        doc = self._update("events", event_id, validate(body, EVENT_FIELDS, partial=True))
         self._redis.delete(f"event:{event_id}")
         return doc
 
