@@ -6,6 +6,7 @@
     ├── TargetError                 the system under test misbehaved
     │   ├── StartupError            a component did not become ready in time
     │   └── ComponentError          an operation on a component failed
+    ├── FaultNotObservedError       a fault was sent but its effect was not seen: the drill is inconclusive
     ├── ToxiproxyError              the Toxiproxy API refused or did not confirm a change
     ├── BackupError
     │   └── BackupVerificationError a backup is corrupt, truncated or does not match its manifest
@@ -23,6 +24,7 @@ __all__ = [
     "ChaosError",
     "ComponentError",
     "ConfigError",
+    "FaultNotObservedError",
     "StartupError",
     "TargetError",
     "ToolNotFoundError",
@@ -53,6 +55,10 @@ class StartupError(TargetError):
 
 class ComponentError(TargetError):
     """An operation on one component failed."""
+
+
+class FaultNotObservedError(ChaosError):
+    """The fault was sent but its effect was not observed: the drill cannot be judged."""
 
 
 class ToxiproxyError(ChaosError):

@@ -1,5 +1,6 @@
 """Faults, each verified by its observed effect before the drill goes on."""
 
-from chaos.faults.process import FaultNotObservedError, kill_component
+from chaos.errors import FaultNotObservedError
+from chaos.faults.process import kill_component
 
 __all__ = ["FaultNotObservedError", "kill_component"]

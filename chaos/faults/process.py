@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from chaos.errors import ChaosError
+from chaos.errors import FaultNotObservedError
 from chaos.servers import launch
 from chaos.servers.process import pid_alive
 
@@ -15,13 +15,9 @@ if TYPE_CHECKING:
     from chaos.measure.timeline import Timeline
     from chaos.targets.base import Target
 
-__all__ = ["FaultNotObservedError", "kill_component"]
+__all__ = ["kill_component"]
 
 OBSERVE_TIMEOUT_S = 5.0
-
-
-class FaultNotObservedError(ChaosError):
-    """The fault was sent but its effect was not seen: the drill cannot be judged."""
 
 
 def _answers(target: Target, component: str) -> Callable[[], bool]:

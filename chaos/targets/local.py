@@ -131,11 +131,6 @@ class LocalTarget:
         if not self.keep:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
-    def adopt_owner(self, pid: int) -> None:
-        """Hand ownership of the run to another process (``drill sandbox up``'s daemon)."""
-        if self._record is not None:
-            self._record.set_owner(pid)
-
     def _register(self, process: ManagedProcess) -> None:
         if self._record is not None:
             self._record.add_child(process.name, process.pid, process.start_ticks)

@@ -41,16 +41,8 @@ class RunRecord:
         tmp.write_text(json.dumps(self._data, indent=1))
         tmp.replace(self.run_dir / RECORD)
 
-    def set_owner(self, pid: int) -> None:
-        self._data["owner"] = {"pid": pid, "start_ticks": process_start_ticks(pid)}
-        self._save()
-
     def add_child(self, name: str, pid: int, start_ticks: int | None) -> None:
         self._data["children"][name] = {"pid": pid, "start_ticks": start_ticks}
-        self._save()
-
-    def remove_child(self, name: str) -> None:
-        self._data["children"].pop(name, None)
         self._save()
 
 

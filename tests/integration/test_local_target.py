@@ -113,3 +113,15 @@ def test_missing_binary_is_named_before_anything_starts(tmp_path: Path, monkeypa
 def test_unknown_component_is_refused(sandbox: LocalTarget) -> None:
     with pytest.raises(ComponentError, match="unknown component 'postgres'"):
         sandbox.kill("postgres")
+
+
+def test_graceful_stop_and_start_of_a_data_store(sandbox: LocalTarget) -> None:
+    app = sandbox.endpoints.apps[0]
+    [redis_row] = [row for row in sandbox.status() if row.name == "redis"]
+    sandbox.stop("redis")
+    assert not pid_alive(redis_row.pid)  # type: ignore[arg-type]
+    assert health(app).json()["failed"] == ["redis"]
+    with pytest.raises(ComponentError, match="stop redis: not running"):
+        sandbox.stop("redis")
+    sandbox.start_component("redis")
+    wait_for(lambda: health(app).status_code == 200, what="health after redis restart", timeout=15)
