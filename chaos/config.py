@@ -27,6 +27,7 @@ RTO_COMPONENTS = (
 )  # fmt: skip
 RPO_DATA_CLASSES = (
     "user_data", "calendar_events", "system_configuration", "logs", "analytics", "development_data",
+    "sessions",  # not in the plan's tables: Redis-held sessions, for drills that track them
 )  # fmt: skip
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

@@ -8,11 +8,11 @@ Feature: Database failure
   @drill @database_failure
   Scenario: MongoDB is killed and restored from the latest backup
     Given the Calendar Assistant is running with 3 replicas
-    And the prober watches /health on every replica
-    And a writer creates calendar events through the app
+    And the prober watches every replica's health and data path
+    And writers track users, calendar events and settings through the app
     When a MongoDB backup is taken
-    And the writer keeps writing for 2 seconds
+    And the writers keep writing for 2 seconds
     And the MongoDB server is killed
     And the MongoDB recovery procedure runs from the latest backup
-    Then every replica answers /health for 5 consecutive probes within the database RTO
-    And the acknowledged calendar events lost are within the calendar events RPO
+    Then every replica answers 5 consecutive probes within the database RTO
+    And the acknowledged writes lost are within each data class's RPO

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,7 @@ import httpx
 from pytest_bdd import given, parsers
 
 from chaos.measure.probe import Prober
-from chaos.measure.workload import EventWriter
+from chaos.measure.workload import Writer, workload_for
 from chaos.wait import wait_for
 
 if TYPE_CHECKING:
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
 
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
+
+
+def _run_id() -> str:
+    return f"{time.strftime('%H%M%S')}-{time.time_ns() % 10**6:06d}"
 
 
 @given(parsers.parse("the Calendar Assistant is running with {replicas:d} replicas"), target_fixture="replicas")
@@ -32,21 +37,31 @@ def app_running(target: Target, replicas: int) -> int:
     return replicas
 
 
-@given("the prober watches /health on every replica", target_fixture="prober")
+@given("the prober watches every replica's health and data path", target_fixture="prober")
 def prober_running(target: Target, drill: DrillRecord, pytestconfig: pytest.Config) -> Iterator[Prober]:
-    prober = Prober(target.endpoints.apps, interval=pytestconfig.getoption("probe_interval")).start()
+    prober = Prober(
+        target.endpoints.apps,
+        interval=pytestconfig.getoption("probe_interval"),
+        timeout=pytestconfig.getoption("probe_timeout"),
+        run_id=_run_id(),
+    ).start()
     yield prober
     prober.stop()
     prober.save(drill.evidence_dir / "probe-timeline.jsonl")
     drill.evidence.append("probe-timeline.jsonl")
 
 
-@given("a writer creates calendar events through the app", target_fixture="writer")
-def writer_running(target: Target, drill: DrillRecord) -> Iterator[EventWriter]:
-    writer = EventWriter(target.endpoints.apps, run_id=time.strftime("%H%M%S") + f"-{time.time_ns() % 10**6}")
-    writer.start()
-    wait_for(writer.acked_count, what="the writer's first acknowledged write", timeout=10)
-    yield writer
-    writer.stop()
-    writer.save(drill.evidence_dir / "ack-log.jsonl")
-    drill.evidence.append("ack-log.jsonl")
+@given(parsers.parse("writers track {nouns} through the app"), target_fixture="writers")
+def writers_running(target: Target, drill: DrillRecord, nouns: str) -> Iterator[dict[str, Writer]]:
+    """``nouns``: e.g. "users, calendar events and settings"."""
+    workloads = [workload_for(noun) for noun in re.split(r",\s*|\s+and\s+", nouns) if noun.strip()]
+    run_id = _run_id()
+    writers = {w.data_class: Writer(target.endpoints.apps, w, run_id=run_id).start() for w in workloads}
+    for writer in writers.values():
+        wait_for(writer.acked_count, what=f"the first acknowledged write of {writer.data_class}", timeout=10)
+    yield writers
+    for data_class, writer in writers.items():
+        writer.stop()
+        name = f"ack-log-{data_class}.jsonl"
+        writer.save(drill.evidence_dir / name)
+        drill.evidence.append(name)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from typing import TYPE_CHECKING
 
 import pytest
 from pytest_bdd import parsers, then, when
 
-from chaos.measure.data_loss import classify_writes
+from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
-from chaos.measure.rto import RtoMeasurement, measure_rto
-from chaos.measure.verdict import Verdict
+from chaos.measure.rto import RtoMeasurement, measure_rto, outage_windows, rto_phases
+from chaos.measure.verdict import Verdict, worst
 
 if TYPE_CHECKING:
     from chaos.config import Budgets
     from chaos.measure.probe import Prober
-    from chaos.measure.workload import EventWriter
+    from chaos.measure.workload import Writer
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
 
@@ -31,15 +33,15 @@ def _judge(verdict: Verdict, reason: str) -> None:
     assert verdict is Verdict.PASSED, reason
 
 
-@when(parsers.parse("the writer keeps writing for {seconds:g} seconds"))
-def keep_writing(writer: EventWriter, seconds: float) -> None:
-    before = writer.acked_count()
+@when(parsers.parse("the writers keep writing for {seconds:g} seconds"))
+def keep_writing(writers: dict[str, Writer], seconds: float) -> None:
+    before = {name: writer.acked_count() for name, writer in writers.items()}
     time.sleep(seconds)
-    after = writer.acked_count()
-    assert after > before, f"no write was acknowledged in {seconds:g}s: the workload is not running"
+    idle = [name for name, writer in writers.items() if writer.acked_count() <= before[name]]
+    assert not idle, f"no write was acknowledged in {seconds:g}s for {', '.join(idle)}: the workload is not running"
 
 
-@then(parsers.parse("every replica answers /health for {count:d} consecutive probes within the {component} RTO"))
+@then(parsers.parse("every replica answers {count:d} consecutive probes within the {component} RTO"))
 def recovered_within_rto(prober: Prober, drill: DrillRecord, budgets: Budgets, count: int, component: str) -> None:
     """Wait until recovery is confirmed or the budget has run out, then judge the RTO."""
     key = _words_to_key(component)
@@ -48,7 +50,7 @@ def recovered_within_rto(prober: Prober, drill: DrillRecord, budgets: Budgets, c
     assert fault is not None, "no fault was injected before waiting for recovery"
 
     def measure() -> RtoMeasurement:
-        return measure_rto(prober.samples(), targets=prober.urls, fault_at=fault.mono, consecutive=count,
+        return measure_rto(prober.samples(), streams=prober.streams, fault_at=fault.mono, consecutive=count,
                            budget_s=budget, component=key)  # fmt: skip
 
     # Past the budget plus the time to confirm, the verdict cannot change.
@@ -57,26 +59,37 @@ def recovered_within_rto(prober: Prober, drill: DrillRecord, budgets: Budgets, c
     while rto.stable_at is None and time.monotonic() < deadline:
         time.sleep(prober.interval)
         rto = measure()
-    drill.rto = rto
+    phases = rto_phases(rto, drill.timeline.moments())
+    drill.rto = dataclasses.replace(rto, phases=phases)
+    drill.outages = [window for window in outage_windows(prober.samples()) if window.start >= fault.mono]
     if rto.first_failed_at is not None:
         drill.timeline.mark("first_failed_probe", mono=rto.first_failed_at)
+    if rto.first_success_at is not None:
+        drill.timeline.mark("first_success", mono=rto.first_success_at)
     if rto.back_at is not None and rto.stable_at is not None:
         drill.timeline.mark("stable", mono=rto.back_at, confirmed_after_s=round(rto.stable_at - rto.back_at, 3))
     _judge(rto.verdict, rto.reason)
 
 
-@then(parsers.parse("the acknowledged {data_class} lost are within the {budget_class} RPO"))
-def data_loss_within_budget(
-    target: Target, writer: EventWriter, drill: DrillRecord, budgets: Budgets, data_class: str, budget_class: str
-) -> None:
-    key = _words_to_key(budget_class)
-    assert _words_to_key(data_class) == writer.data_class, f"the writer tracks {writer.data_class}, not {data_class}"
+def _account(target: Target, writer: Writer, drill: DrillRecord, budget_s: float) -> DataLossMeasurement:
     fault = drill.timeline.first("fault_injected")
-    assert fault is not None
-    writer.stop()
-    present = read_tracked(target.endpoints.mongodb_uri, target.endpoints.database, writer.collection,
-                           writer.id_prefix)  # fmt: skip
-    loss = classify_writes(writer.log(), present, data_class=key, fault_wall=fault.wall,
-                           budget_s=budgets.rpo_for(key))  # fmt: skip
-    drill.rpo[key] = loss
-    _judge(loss.verdict, loss.reason)
+    assert fault is not None, "no fault was injected before counting lost writes"
+    endpoints = target.endpoints
+    found = read_tracked(writer.workload, mongodb_uri=endpoints.mongodb_uri, redis_url=endpoints.redis_url,
+                         database=endpoints.database, id_prefix=writer.id_prefix)  # fmt: skip
+    loss = classify_writes(writer.log(), found, data_class=writer.data_class, fault_wall=fault.wall,
+                           budget_s=budget_s)  # fmt: skip
+    name = f"classification-{writer.data_class}.json"
+    (drill.evidence_dir / name).write_text(json.dumps(loss.classification(), indent=1))
+    drill.evidence.append(name)
+    return loss
+
+
+@then("the acknowledged writes lost are within each data class's RPO")
+def data_loss_within_budgets(target: Target, writers: dict[str, Writer], drill: DrillRecord, budgets: Budgets) -> None:
+    for writer in writers.values():
+        writer.stop()
+    for data_class, writer in writers.items():
+        drill.rpo[data_class] = _account(target, writer, drill, budgets.rpo_for(data_class))
+    verdict = worst(loss.verdict for loss in drill.rpo.values())
+    _judge(verdict, "; ".join(f"{name}: {loss.reason}" for name, loss in drill.rpo.items()))

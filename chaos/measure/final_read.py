@@ -1,19 +1,45 @@
-"""The final read: what the store holds under a writer's ids, read directly from MongoDB."""
+"""The final read: what the stores hold under a writer's ids, read directly, not through the app."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pymongo
+import redis
+
+if TYPE_CHECKING:
+    from chaos.measure.workload import Workload
 
 __all__ = ["read_tracked"]
 
+Found = list[tuple[str, dict[str, Any]]]
 
-def read_tracked(uri: str, database: str, collection: str, id_prefix: str) -> dict[str, dict[str, Any]]:
-    """Every document whose id starts with ``id_prefix``, as id -> fields (without ``_id``)."""
+
+def _read_mongodb(uri: str, database: str, collection: str, id_prefix: str) -> Found:
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
     try:
         query = {"_id": {"$gte": id_prefix, "$lt": id_prefix + "\uffff"}}
-        return {str(doc.pop("_id")): doc for doc in client[database][collection].find(query).batch_size(5000)}
+        return [(str(doc.pop("_id")), doc) for doc in client[database][collection].find(query).batch_size(5000)]
     finally:
         client.close()
+
+
+def _read_redis(url: str, key_prefix: str, id_prefix: str) -> Found:
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        keys: list[bytes] = list(client.scan_iter(match=f"{key_prefix}{id_prefix}*", count=1000))
+        values = cast("list[bytes | None]", client.mget(keys)) if keys else []
+        return [
+            (key.decode()[len(key_prefix) :], {"user_id": value.decode()})
+            for key, value in zip(keys, values, strict=True)
+            if value is not None
+        ]
+    finally:
+        client.close()
+
+
+def read_tracked(workload: Workload, *, mongodb_uri: str, redis_url: str, database: str, id_prefix: str) -> Found:
+    """Every stored record whose id starts with ``id_prefix``, as (id, fields); an id may repeat."""
+    if workload.store == "redis":
+        return _read_redis(redis_url, workload.location, id_prefix)
+    return _read_mongodb(mongodb_uri, database, workload.location, id_prefix)

@@ -1,4 +1,13 @@
-"""Samples every replica's health endpoint on its own thread, at a fixed rate."""
+"""Samples every replica from outside, on one thread per replica and check, at a fixed rate.
+
+Two checks per replica:
+- ``health``: ``GET /health`` answers 200;
+- ``data``: a write and a read through the app: ``PUT /users/<probe user>`` with a
+  new value (creating the user if a restore took it away), then ``GET`` of the same
+  user must return that value.
+Each check has a deadline shorter than the interval, so a slow answer is a
+failed sample, not a delayed one, and the sample rate holds.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +17,15 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-import httpx
+from chaos.measure.http import HttpClient, RequestError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-__all__ = ["ProbeSample", "Prober"]
+__all__ = ["CHECKS", "ProbeSample", "Prober"]
+
+CHECKS = ("health", "data")
 
 
 @dataclass(frozen=True)
@@ -26,23 +37,59 @@ class ProbeSample:
     status: int | None
     latency_s: float
     error: str = ""
+    check: str = "health"
+
+    @property
+    def stream(self) -> str:
+        return f"{self.check} {self.target}"
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        remaining = self.end - time.monotonic()
+        if remaining <= 0:
+            raise RequestError("timeout", "probe deadline passed before the next request")
+        return remaining
 
 
 class Prober:
-    """``GET <url>/health`` on every url every ``interval`` seconds until stopped."""
+    """Samples ``checks`` on every url every ``interval`` seconds until stopped."""
 
-    def __init__(self, urls: Sequence[str], *, interval: float = 0.05, timeout: float = 0.5) -> None:
-        if interval <= 0 or timeout <= 0:
-            raise ValueError("probe interval and timeout must be positive")
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        interval: float = 0.05,
+        timeout: float | None = None,
+        checks: Sequence[str] = CHECKS,
+        run_id: str = "probe",
+    ) -> None:
+        timeout = interval * 0.9 if timeout is None else timeout
+        if interval <= 0 or not 0 < timeout <= interval:
+            raise ValueError(f"need 0 < timeout <= interval, got timeout {timeout} and interval {interval}")
+        unknown = set(checks) - set(CHECKS)
+        if unknown:
+            raise ValueError(f"unknown probe checks {sorted(unknown)}; known: {', '.join(CHECKS)}")
         self.urls = tuple(urls)
         self.interval = interval
         self.timeout = timeout
+        self.checks = tuple(checks)
+        self.run_id = run_id
         self._samples: list[ProbeSample] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [
-            threading.Thread(target=self._run, args=(url,), name=f"probe {url}", daemon=True) for url in self.urls
+            threading.Thread(target=self._run, args=(index, url, check), name=f"probe {check} {url}", daemon=True)
+            for index, url in enumerate(self.urls)
+            for check in self.checks
         ]
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        return tuple(f"{check} {url}" for url in self.urls for check in self.checks)
 
     def start(self) -> Prober:
         for thread in self._threads:
@@ -54,37 +101,58 @@ class Prober:
         for thread in self._threads:
             thread.join(timeout=self.timeout + 1)
 
-    def samples(self, target: str | None = None) -> list[ProbeSample]:
+    def samples(self) -> list[ProbeSample]:
         with self._lock:
-            found = list(self._samples)
-        return [sample for sample in found if target is None or sample.target == target]
+            return list(self._samples)
 
-    def _run(self, url: str) -> None:
-        with httpx.Client(timeout=self.timeout) as client:
-            next_at = time.monotonic()
-            while not self._stop.is_set():
-                self._record(self._probe(client, url))
-                next_at += self.interval
-                delay = next_at - time.monotonic()
-                if delay < 0:  # fell behind (a slow answer): keep the rate, drop the missed slots
-                    next_at = time.monotonic()
-                    delay = 0
-                self._stop.wait(delay)
-
-    def _probe(self, client: httpx.Client, url: str) -> ProbeSample:
-        mono, wall = time.monotonic(), time.time()
+    def _run(self, index: int, url: str, check: str) -> None:
+        probe = self._health if check == "health" else self._data_path
+        user_id = f"drill-probe-{self.run_id}-{index}"
+        sequence = 0
+        client = HttpClient(url, self.timeout)  # keep-alive; reconnects by itself after an error
+        next_at = time.monotonic()
         try:
-            response = client.get(f"{url}/health")
-        except httpx.HTTPError as exc:
-            return ProbeSample(url, mono, wall, False, None, time.monotonic() - mono, f"{type(exc).__name__}: {exc}")
-        latency = time.monotonic() - mono
-        ok = response.status_code == 200
-        error = "" if ok else response.text[:200]
-        return ProbeSample(url, mono, wall, ok, response.status_code, latency, error)
+            while not self._stop.is_set():
+                mono, wall = time.monotonic(), time.time()
+                try:
+                    status, error = probe(client, user_id, sequence)
+                except RequestError as exc:
+                    status, error = None, str(exc)
+                latency = time.monotonic() - mono
+                sample = ProbeSample(url, mono, wall, not error, status, latency, error, check)
+                with self._lock:
+                    self._samples.append(sample)
+                sequence += 1
+                next_at += self.interval
+                now = time.monotonic()
+                if next_at < now:  # a slow sample: skip the missed slots rather than burst
+                    next_at = now
+                self._stop.wait(next_at - now)
+        finally:
+            client.close()
 
-    def _record(self, sample: ProbeSample) -> None:
-        with self._lock:
-            self._samples.append(sample)
+    def _health(self, client: HttpClient, _user: str, _sequence: int) -> tuple[int, str]:
+        status, body = client.request("GET", "/health", timeout=self.timeout)
+        if status != 200:
+            return status, f"HTTP {status}: {body[:200].decode(errors='replace')}"
+        return status, ""
+
+    def _data_path(self, client: HttpClient, user_id: str, sequence: int) -> tuple[int, str]:
+        deadline = _Deadline(self.timeout)
+        name = f"probe {sequence}"
+        status, body = client.request("PUT", f"/users/{user_id}", {"name": name}, timeout=deadline.left())
+        if status == 404:
+            user = {"id": user_id, "name": name, "email": f"{user_id}@drill.invalid"}
+            status, body = client.request("POST", "/users", user, timeout=deadline.left())
+        if status not in (200, 201):
+            return status, f"write: HTTP {status}: {body[:200].decode(errors='replace')}"
+        status, body = client.request("GET", f"/users/{user_id}", timeout=deadline.left())
+        if status != 200:
+            return status, f"read: HTTP {status}: {body[:200].decode(errors='replace')}"
+        read = json.loads(body).get("name")
+        if read != name:
+            return status, f"read returned {read!r}, wrote {name!r}"
+        return status, ""
 
     def save(self, path: Path) -> Path:
         """Write the timeline as JSON lines, one sample a line."""

@@ -1,25 +1,30 @@
 """Recovery time from probe samples: when the fault was seen, and when service was back for good.
 
-Per replica, the *final run* is the run of successful probes after its last
-failure. The service is back at the latest start of a final run across
-replicas, provided every final run is at least ``consecutive`` samples long;
-RTO is the time from the fault to that moment. The uncertainty is the gap
-between that first success and the failed probe before it.
+A *stream* is one check of one replica (its health endpoint, its data path).
+After the fault, each stream keeps a streak of consecutive successes, reset by
+any failure. Recovery is *confirmed* at the first sample at which every
+stream's streak is at least ``consecutive`` long; the service was *back* when
+the last of those streaks began. RTO is fault -> back. Its resolution is the
+gap between that first success and the failed sample before it.
+
+A failure after confirmation is a new outage (see ``outage_windows``), not a
+longer recovery; a flap before confirmation resets its stream's streak.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chaos.measure.verdict import Verdict
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from chaos.measure.probe import ProbeSample
+    from chaos.measure.timeline import Moment
 
-__all__ = ["RtoMeasurement", "measure_rto"]
+__all__ = ["OutageWindow", "RtoMeasurement", "measure_rto", "outage_windows", "rto_phases"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class RtoMeasurement:
     component: str
     fault_at: float
     first_failed_at: float | None
+    first_success_at: float | None
     back_at: float | None
     stable_at: float | None
     measured_s: float | None
@@ -34,6 +40,7 @@ class RtoMeasurement:
     budget_s: float
     verdict: Verdict
     reason: str
+    phases: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +50,7 @@ class RtoMeasurement:
             "budget_s": self.budget_s,
             "verdict": self.verdict.value,
             "reason": self.reason,
+            "phases": {name: _round(value) for name, value in self.phases.items()},
         }
 
 
@@ -50,27 +58,17 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-@dataclass(frozen=True)
-class _Recovery:
-    back_at: float  # first sample of the final run of successes
-    confirmed_at: float  # the sample that made the run ``consecutive`` long
-    gap: float  # from the failure before ``back_at`` to ``back_at``
-
-
-def _final_run(samples: Sequence[ProbeSample], consecutive: int) -> _Recovery | None:
-    last_failure = max((i for i, sample in enumerate(samples) if not sample.ok), default=None)
-    start = 0 if last_failure is None else last_failure + 1
-    run = samples[start:]
-    if len(run) < consecutive:
-        return None
-    gap = 0.0 if last_failure is None else run[0].mono - samples[last_failure].mono
-    return _Recovery(run[0].mono, run[consecutive - 1].mono, gap)
+@dataclass
+class _Streak:
+    length: int = 0
+    started: float | None = None
+    failed_before: float | None = None  # the failed sample just before the streak began
 
 
 def measure_rto(
     samples: Sequence[ProbeSample],
     *,
-    targets: Sequence[str],
+    streams: Sequence[str],
     fault_at: float,
     consecutive: int,
     budget_s: float,
@@ -79,34 +77,108 @@ def measure_rto(
     """Judge recovery from the samples taken at or after ``fault_at`` (monotonic seconds)."""
 
     def result(verdict: Verdict, reason: str, **found: Any) -> RtoMeasurement:
-        values: dict[str, Any] = {"first_failed_at": None, "back_at": None, "stable_at": None,
-                                  "measured_s": None, "resolution_s": None} | found  # fmt: skip
+        values: dict[str, Any] = {"first_failed_at": None, "first_success_at": None, "back_at": None,
+                                  "stable_at": None, "measured_s": None, "resolution_s": None} | found  # fmt: skip
         return RtoMeasurement(component, fault_at, budget_s=budget_s, verdict=verdict, reason=reason, **values)
 
-    after = [sample for sample in samples if sample.mono >= fault_at]
-    failures = [sample.mono for sample in after if not sample.ok]
-    if not failures:
+    after = sorted((sample for sample in samples if sample.mono >= fault_at), key=lambda sample: sample.mono)
+    first_failed = next((sample.mono for sample in after if not sample.ok), None)
+    if first_failed is None:
         return result(Verdict.UNKNOWN, "the prober never saw the fault: no failed probe after injection")
-    first_failed = min(failures)
-    recoveries: list[_Recovery] = []
-    for target in targets:
-        own = sorted((sample for sample in after if sample.target == target), key=lambda s: s.mono)
-        recovery = _final_run(own, consecutive)
-        if recovery is None:
-            observed = max((sample.mono for sample in after), default=fault_at) - fault_at
+    streaks = {stream: _Streak() for stream in streams}
+    latest_ok: dict[str, bool] = {}
+    first_success: float | None = None
+    last_failure: dict[str, float] = {}
+    for sample in after:
+        streak = streaks.get(sample.stream)
+        if streak is None:
+            continue
+        latest_ok[sample.stream] = sample.ok
+        if not sample.ok:
+            streaks[sample.stream] = _Streak()
+            last_failure[sample.stream] = sample.mono
+            continue
+        if streak.length == 0:
+            streak.started, streak.failed_before = sample.mono, last_failure.get(sample.stream)
+        streak.length += 1
+        if sample.mono < first_failed:
+            continue
+        if first_success is None and len(latest_ok) == len(streams) and all(latest_ok.values()):
+            first_success = sample.mono
+        if all(s.length >= consecutive for s in streaks.values()):
+            deciding = max(streaks.values(), key=lambda s: s.started or 0.0)
+            back = deciding.started or sample.mono
+            measured = back - fault_at
+            verdict = Verdict.PASSED if measured <= budget_s else Verdict.FAILED
+            gap = back - deciding.failed_before if deciding.failed_before is not None else 0.0
             return result(
-                Verdict.FAILED,
-                f"{target} did not answer {consecutive} consecutive probes by the end of observation, "
-                f"{observed:.2f}s after the fault (budget {budget_s:g}s)",
-                first_failed_at=first_failed,
-            )
-        recoveries.append(recovery)
-    back = max(recoveries, key=lambda recovery: recovery.back_at)
-    measured = back.back_at - fault_at
-    verdict = Verdict.PASSED if measured <= budget_s else Verdict.FAILED
-    reason = f"recovered in {measured:.2f}s (budget {budget_s:g}s)"
+                verdict, f"recovered in {measured:.2f}s (budget {budget_s:g}s)",
+                first_failed_at=first_failed, first_success_at=first_success, back_at=back,
+                stable_at=sample.mono, measured_s=measured, resolution_s=gap,
+            )  # fmt: skip
+    observed = (after[-1].mono if after else fault_at) - fault_at
+    short = sorted(stream for stream, streak in streaks.items() if streak.length < consecutive)
     return result(
-        verdict, reason, first_failed_at=first_failed, back_at=back.back_at,
-        stable_at=max(recovery.confirmed_at for recovery in recoveries),
-        measured_s=measured, resolution_s=back.gap,
+        Verdict.FAILED,
+        f"{', '.join(short)} did not answer {consecutive} consecutive probes by the end of observation, "
+        f"{observed:.2f}s after the fault (budget {budget_s:g}s)",
+        first_failed_at=first_failed, first_success_at=first_success,
     )  # fmt: skip
+
+
+def rto_phases(rto: RtoMeasurement, moments: Iterable[Moment]) -> dict[str, float | None]:
+    """Seconds from the fault to each phase the drill observed; None where it saw none."""
+    seen: dict[str, float] = {}
+    for moment in moments:
+        seen.setdefault(moment.name, moment.mono)
+
+    def since_fault(at: float | None) -> float | None:
+        return None if at is None else at - rto.fault_at
+
+    return {
+        "detected": since_fault(rto.first_failed_at),
+        "recovery_started": since_fault(seen.get("recovery_started")),
+        "recovery_finished": since_fault(seen.get("recovery_finished")),
+        "first_success": since_fault(rto.first_success_at),
+        "back": since_fault(rto.back_at),
+        "confirmed": since_fault(rto.stable_at),
+    }
+
+
+@dataclass(frozen=True)
+class OutageWindow:
+    stream: str
+    start_wall: float
+    end_wall: float | None  # None: still failing when observation ended
+    start: float
+    end: float | None
+    failed_samples: int
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end is None else self.end - self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stream": self.stream, "start": self.start_wall, "end": self.end_wall,
+                "duration_s": _round(self.duration_s), "failed_samples": self.failed_samples}  # fmt: skip
+
+
+def outage_windows(samples: Sequence[ProbeSample]) -> list[OutageWindow]:
+    """Per stream, each run of failed samples: from the first failure to the next success."""
+    windows: list[OutageWindow] = []
+    by_stream: dict[str, list[ProbeSample]] = {}
+    for sample in sorted(samples, key=lambda sample: sample.mono):
+        by_stream.setdefault(sample.stream, []).append(sample)
+    for stream, own in sorted(by_stream.items()):
+        start: ProbeSample | None = None
+        failed = 0
+        for sample in own:
+            if not sample.ok:
+                start = start or sample
+                failed += 1
+            elif start is not None:
+                windows.append(OutageWindow(stream, start.wall, sample.wall, start.mono, sample.mono, failed))
+                start, failed = None, 0
+        if start is not None:
+            windows.append(OutageWindow(stream, start.wall, None, start.mono, None, failed))
+    return sorted(windows, key=lambda window: window.start)

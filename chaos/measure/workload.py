@@ -1,7 +1,7 @@
-"""A writer that creates calendar events through the app and logs the fate of each.
+"""Writers that create records of one data class through the app and log the fate of each.
 
 Every write has a client-chosen id. The ack log says, per write, when it was
-sent and whether the app acknowledged it (201), refused it (failed: nothing was
+sent and whether the app acknowledged it (2xx), refused it (failed: nothing was
 written), or the outcome is unknown (timeout, dropped connection, 5xx: the
 write may or may not have landed). Only acknowledged writes can be lost.
 """
@@ -9,6 +9,7 @@ write may or may not have landed). Only acknowledged writes can be lost.
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import threading
 import time
@@ -17,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from chaos.measure.http import HttpClient, RequestError
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
-__all__ = ["AckRecord", "EventWriter", "Outcome"]
+__all__ = ["WORKLOADS", "AckRecord", "Outcome", "Workload", "Writer", "workload_for"]
 
 
 class Outcome(enum.Enum):
@@ -47,86 +50,159 @@ class AckRecord:
         return {**asdict(self), "outcome": self.outcome.value}
 
 
-class EventWriter:
-    """Creates events at up to ``rate`` per second, round-robin over the app replicas."""
+@dataclass(frozen=True)
+class Workload:
+    """One data class: how a record is written through the app, and where it is stored."""
 
-    data_class = "calendar_events"
-    collection = "events"
+    data_class: str
+    noun: str  # as the Gherkin says it
+    path: str  # the app's create endpoint
+    store: str  # "mongodb" or "redis"
+    location: str  # the collection, or the Redis key prefix
+    id_prefix: str
+    body: Callable[[str, str], dict[str, Any]]  # (write id, owner user id) -> request body
+    stored: Callable[[dict[str, Any]], dict[str, Any]]  # request body -> fields the store must hold
+    needs_owner: bool = False
 
-    def __init__(self, apps: Sequence[str], *, run_id: str, rate: float = 50.0, timeout: float = 2.0) -> None:
+
+def _without_id(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key != "id"}
+
+
+WORKLOADS: dict[str, Workload] = {
+    workload.data_class: workload
+    for workload in (
+        Workload("user_data", "users", "/users", "mongodb", "users", "usr",
+                 lambda wid, _: {"id": wid, "name": f"drill user {wid}", "email": f"{wid}@drill.invalid"},
+                 _without_id),
+        Workload("calendar_events", "calendar events", "/events", "mongodb", "events", "evt",
+                 lambda wid, owner: {"id": wid, "user_id": owner, "title": f"drill event {wid}",
+                                     "start": "2026-12-01T09:00:00Z", "end": "2026-12-01T09:30:00Z"},
+                 _without_id, needs_owner=True),
+        Workload("system_configuration", "settings", "/settings", "mongodb", "settings", "cfg",
+                 lambda wid, _: {"id": wid, "value": f"drill setting {wid}"}, _without_id),
+        Workload("sessions", "sessions", "/sessions", "redis", "session:", "ses",
+                 lambda wid, owner: {"id": wid, "user_id": owner},
+                 lambda body: {"user_id": body["user_id"]}, needs_owner=True),
+    )
+}  # fmt: skip
+
+
+def workload_for(words: str) -> Workload:
+    """The workload a Gherkin phrase names: 'calendar events', 'user data', 'sessions', ..."""
+    key = words.strip().lower()
+    for workload in WORKLOADS.values():
+        if key in (workload.noun, workload.data_class.replace("_", " ")):
+            return workload
+    known = ", ".join(sorted(w.noun for w in WORKLOADS.values()))
+    raise ValueError(f"no writer for {words!r}; writers exist for: {known}")
+
+
+class Writer:
+    """Writes one workload at up to ``rate`` per second (None: as fast as it can) on ``concurrency`` threads."""
+
+    def __init__(
+        self,
+        apps: Sequence[str],
+        workload: Workload,
+        *,
+        run_id: str,
+        rate: float | None = 50.0,
+        concurrency: int = 1,
+        timeout: float = 2.0,
+        keep_log: bool = True,
+    ) -> None:
         self.apps = tuple(apps)
+        self.workload = workload
         self.run_id = run_id
-        self.id_prefix = f"evt-{run_id}-"
-        self.user_id = f"drill-user-{run_id}"
+        self.id_prefix = f"{workload.id_prefix}-{run_id}-"
+        self.owner = f"drill-owner-{run_id}"
         self.rate = rate
+        self.concurrency = concurrency
         self.timeout = timeout
+        self.keep_log = keep_log
         self._log: list[AckRecord] = []
+        self._counts = dict.fromkeys(Outcome, 0)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
+        self._sequence = itertools.count()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"writer {workload.data_class} {n}", daemon=True)
+            for n in range(concurrency)
+        ]
 
-    def start(self) -> EventWriter:
-        """Create the writer's user (must succeed), then write continuously in the background."""
-        response = httpx.post(
-            f"{self.apps[0]}/users",
-            json={"id": self.user_id, "name": "Drill Writer", "email": f"{self.user_id}@drill.invalid"},
-            timeout=self.timeout,
-        )
-        if response.status_code not in (201, 409):
-            raise RuntimeError(
-                f"writer set-up: POST {self.apps[0]}/users answered {response.status_code}: {response.text[:200]}"
-            )
-        self._thread.start()
+    @property
+    def data_class(self) -> str:
+        return self.workload.data_class
+
+    def start(self) -> Writer:
+        """Create the owner user if the workload needs one (must succeed), then write in the background."""
+        if self.workload.needs_owner:
+            body = {"id": self.owner, "name": "Drill owner", "email": f"{self.owner}@drill.invalid"}
+            response = httpx.post(f"{self.apps[0]}/users", json=body, timeout=self.timeout)
+            if response.status_code not in (201, 409):
+                raise RuntimeError(
+                    f"writer set-up: POST {self.apps[0]}/users answered {response.status_code}: {response.text[:200]}"
+                )
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=self.timeout + 1)
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + 1)
 
     def log(self) -> list[AckRecord]:
         with self._lock:
             return list(self._log)
 
+    def count(self, outcome: Outcome) -> int:
+        with self._lock:
+            return self._counts[outcome]
+
     def acked_count(self) -> int:
-        return sum(1 for record in self.log() if record.outcome is Outcome.ACKED)
+        return self.count(Outcome.ACKED)
 
     def _run(self) -> None:
-        sequence = 0
-        interval = 1.0 / self.rate
-        with httpx.Client(timeout=self.timeout) as client:
-            next_at = time.monotonic()
+        interval = None if self.rate is None else self.concurrency / self.rate
+        clients = {app: HttpClient(app, self.timeout) for app in self.apps}
+        next_at = time.monotonic()
+        try:
             while not self._stop.is_set():
+                sequence = next(self._sequence)
                 app = self.apps[sequence % len(self.apps)]
-                record = self._write(client, app, f"{self.id_prefix}{sequence:07d}")
+                record = self._write(clients[app], app, f"{self.id_prefix}{sequence:07d}")
                 with self._lock:
-                    self._log.append(record)
-                sequence += 1
-                next_at = max(next_at + interval, time.monotonic())
-                self._stop.wait(next_at - time.monotonic())
+                    self._counts[record.outcome] += 1
+                    if self.keep_log:
+                        self._log.append(record)
+                if interval is not None:
+                    next_at = max(next_at + interval, time.monotonic())
+                    self._stop.wait(next_at - time.monotonic())
+        finally:
+            for client in clients.values():
+                client.close()
 
-    def _write(self, client: httpx.Client, app: str, event_id: str) -> AckRecord:
-        payload = {
-            "id": event_id, "user_id": self.user_id, "title": f"drill event {event_id}",
-            "start": "2026-12-01T09:00:00Z", "end": "2026-12-01T09:30:00Z",
-        }  # fmt: skip
+    def _write(self, client: HttpClient, app: str, write_id: str) -> AckRecord:
+        body = self.workload.body(write_id, self.owner)
         sent_mono, sent_wall = time.monotonic(), time.time()
         status: int | None = None
         try:
-            response = client.post(f"{app}/events", json=payload)
-            status = response.status_code
-            if status == 201:
+            status, reply = client.request("POST", self.workload.path, body)
+            text = reply[:200].decode(errors="replace")
+            if 200 <= status < 300:
                 outcome, error = Outcome.ACKED, ""
             elif status >= 500:
-                outcome, error = Outcome.UNKNOWN, response.text[:200]
+                outcome, error = Outcome.UNKNOWN, text  # the app may have written before failing
             else:
-                outcome, error = Outcome.FAILED, response.text[:200]
-        except httpx.ConnectError as exc:
-            outcome, error = Outcome.FAILED, f"ConnectError: {exc}"  # refused: nothing was sent
-        except httpx.HTTPError as exc:
-            outcome, error = Outcome.UNKNOWN, f"{type(exc).__name__}: {exc}"
-        stored = {key: value for key, value in payload.items() if key != "id"}
-        return AckRecord(event_id, app, sent_mono, sent_wall, time.monotonic(), time.time(),
-                         outcome, status, error, stored)  # fmt: skip
+                outcome, error = Outcome.FAILED, text
+        except RequestError as exc:
+            # Refused: nothing was sent. Timed out or dropped: it may have landed.
+            outcome = Outcome.FAILED if exc.kind == "refused" else Outcome.UNKNOWN
+            error = str(exc)
+        return AckRecord(write_id, app, sent_mono, sent_wall, time.monotonic(), time.time(),
+                         outcome, status, error, self.workload.stored(body))  # fmt: skip
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

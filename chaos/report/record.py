@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from chaos.measure.data_loss import DataLossMeasurement
-    from chaos.measure.rto import RtoMeasurement
+    from chaos.measure.rto import OutageWindow, RtoMeasurement
 
 __all__ = ["DrillRecord", "RecoveryStep"]
 
@@ -41,6 +41,7 @@ class DrillRecord:
     timeline: Timeline = field(default_factory=Timeline)
     rto: RtoMeasurement | None = None
     rpo: dict[str, DataLossMeasurement] = field(default_factory=dict)
+    outages: list[OutageWindow] = field(default_factory=list)
     recovery_steps: list[RecoveryStep] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -75,6 +76,7 @@ class DrillRecord:
             "rto": self.rto.to_json() if self.rto else {"measured_s": None, "budget_s": None,
                                                         "verdict": "unknown", "reason": "not measured"},
             "rpo": {name: measurement.to_json() for name, measurement in self.rpo.items()},
+            "outages": [window.to_json() for window in self.outages],
             "recovery_steps": [
                 {"name": step.name, "started_at": step.started_at, "duration_s": round(step.duration_s, 3),
                  "ok": step.ok, "detail": step.detail}

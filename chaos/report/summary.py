@@ -37,9 +37,17 @@ def format_table(scenarios: list[dict[str, Any]]) -> list[str]:
             f"         RTO {_seconds(rto['measured_s'])} ± {_seconds(rto.get('resolution_s'))} "
             f"(budget {_seconds(rto['budget_s'])}) {rto['verdict']}"
         )
+        phases = rto.get("phases") or {}
+        if phases:
+            seen = ", ".join(f"{name} +{value:.2f}s" for name, value in phases.items() if value is not None)
+            lines.append(f"         phases after the fault: {seen}")
         for data_class, rpo in scenario["rpo"].items():
+            others = ", ".join(
+                f"{rpo[name]} {name}" for name in ("recovered", "unexpected", "duplicated", "corrupted") if rpo[name]
+            )
             lines.append(
-                f"         {data_class}: {rpo['lost']} of {rpo['acked']} acknowledged writes lost, "
-                f"window {_seconds(rpo['window_s'])} (budget {_seconds(rpo['budget_s'])}) {rpo['verdict']}"
+                f"         {data_class}: {rpo['lost']} of {rpo['acked']} acknowledged writes lost"
+                f"{f' ({others})' if others else ''}, window {_seconds(rpo['window_s'])} "
+                f"(budget {_seconds(rpo['budget_s'])}) {rpo['verdict']}"
             )
     return lines

@@ -15,6 +15,7 @@ EVENT_CACHE_TTL_S = 60
 SESSION_TTL_S = 3600
 USER_FIELDS = {"name": str, "email": str}
 EVENT_FIELDS = {"user_id": str, "title": str, "start": str, "end": str}
+SETTING_FIELDS = {"value": str}
 
 
 class NotFound(Exception):
@@ -145,11 +146,31 @@ class Store:
             raise NotFound(f"event {event_id!r}")
         self._redis.delete(f"event:{event_id}")
 
+    # -- settings (the system configuration) --------------------------------
+    def create_setting(self, key: str, body: dict[str, Any]) -> dict[str, Any]:
+        doc = {"_id": key, **validate(body, SETTING_FIELDS)}
+        try:
+            self._db.settings.insert_one(doc)
+        except pymongo.errors.DuplicateKeyError as exc:
+            raise Conflict(f"setting {key!r} exists") from exc
+        return doc
+
+    def get_setting(self, key: str) -> dict[str, Any]:
+        doc = self._db.settings.find_one({"_id": key})
+        if doc is None:
+            raise NotFound(f"setting {key!r}")
+        return doc
+
+    def update_setting(self, key: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._update("settings", key, validate(body, SETTING_FIELDS, partial=True))
+
     # -- sessions -----------------------------------------------------------
-    def create_session(self, user_id: str) -> str:
+    def create_session(self, user_id: str, token: str | None = None) -> str:
+        """A session for an existing user; the client may choose the token so it can be tracked."""
         self.get_user(user_id)
-        token = secrets.token_urlsafe(16)
-        self._redis.set(f"session:{token}", user_id, ex=SESSION_TTL_S)
+        token = token or secrets.token_urlsafe(16)
+        if not self._redis.set(f"session:{token}", user_id, ex=SESSION_TTL_S, nx=True):
+            raise Conflict(f"session {token!r} exists")
         return token
 
     def get_session(self, token: str) -> str:

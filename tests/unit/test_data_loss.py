@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chaos.measure.data_loss import classify_writes
+from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.verdict import Verdict
 from chaos.measure.workload import AckRecord, Outcome
 
@@ -17,8 +19,11 @@ def write(index: int, outcome: Outcome, done_wall: float | None = None) -> AckRe
     return AckRecord(f"e{index}", "app", done, done, done, done, outcome, 201, "", dict(PAYLOAD))
 
 
-def classify(log: list[AckRecord], present: dict[str, dict], fault_wall: float = 100.0, budget: float = 60.0):
-    return classify_writes(log, present, data_class="calendar_events", fault_wall=fault_wall, budget_s=budget)
+def classify(
+    log: list[AckRecord], present: dict[str, dict[str, Any]], fault_wall: float = 100.0, budget: float = 60.0
+) -> DataLossMeasurement:
+    found = list(present.items())
+    return classify_writes(log, found, data_class="calendar_events", fault_wall=fault_wall, budget_s=budget)
 
 
 def test_each_class_is_counted() -> None:
@@ -32,6 +37,7 @@ def test_each_class_is_counted() -> None:
     ]
     present = {"e1": PAYLOAD, "e3": PAYLOAD, "e6": {"title": "garbled", "user_id": "u"}, "e9": PAYLOAD}
     loss = classify(log, present)
+    assert loss.duplicated == 0
     assert (loss.attempted, loss.acked, loss.lost, loss.recovered, loss.unexpected, loss.corrupted) == (
         6,
         3,
@@ -40,10 +46,21 @@ def test_each_class_is_counted() -> None:
         1,
         1,
     )
-    assert loss.lost_ids == ("e2",)
-    assert loss.corrupted_ids == ("e6",)
+    assert loss.ids["lost"] == ("e2",)
+    assert loss.ids["corrupted"] == ("e6",)
+    assert loss.ids["unexpected"] == ("e9",)
+    assert loss.classification()["lost"] == ["e2"]
     assert loss.verdict is Verdict.FAILED  # corruption fails the drill whatever the window
     assert "corrupted" in loss.reason
+
+
+def test_a_record_stored_twice_is_duplicated() -> None:
+    log = [write(1, Outcome.ACKED), write(2, Outcome.ACKED)]
+    found = [("e1", PAYLOAD), ("e2", PAYLOAD), ("e1", PAYLOAD)]
+    loss = classify_writes(log, found, data_class="user_data", fault_wall=10.0, budget_s=60.0)
+    assert loss.duplicated == 1
+    assert loss.ids["duplicated"] == ("e1",)
+    assert loss.verdict is Verdict.FAILED
 
 
 def test_window_reaches_back_to_the_oldest_lost_write() -> None:
@@ -85,7 +102,7 @@ def test_lost_is_exactly_the_acked_writes_missing(writes: list[tuple[Outcome, bo
     }
     loss = classify(log, present, fault_wall=100.0, budget=1000.0)
     expected_lost = {f"e{i}" for i, (outcome, kept, _) in enumerate(writes) if outcome is Outcome.ACKED and not kept}
-    assert set(loss.lost_ids) == expected_lost
+    assert set(loss.ids["lost"]) == expected_lost
     assert loss.lost == len(expected_lost)
     lost_times = [done for outcome, kept, done in writes if outcome is Outcome.ACKED and not kept]
     assert loss.window_s == (100.0 - min(lost_times) if lost_times else 0.0)

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from chaos.measure.probe import ProbeSample
-from chaos.measure.rto import measure_rto
+from chaos.measure.rto import RtoMeasurement, measure_rto, outage_windows, rto_phases
+from chaos.measure.timeline import Moment
 from chaos.measure.verdict import Verdict
 
 A, B = "http://a", "http://b"
+HEALTH_A, HEALTH_B = f"health {A}", f"health {B}"
 
 
-def timeline(target: str, pattern: str, start: float = 0.0, step: float = 0.1) -> list[ProbeSample]:
+def timeline(
+    target: str, pattern: str, start: float = 0.0, step: float = 0.1, check: str = "health"
+) -> list[ProbeSample]:
     """One sample per character: '+' healthy, '-' failed, every ``step`` seconds from ``start``."""
     return [
-        ProbeSample(target, start + i * step, 1000 + start + i * step, char == "+", 200 if char == "+" else 503, 0.01)
+        ProbeSample(target, start + i * step, 1000 + start + i * step, char == "+", 200 if char == "+" else 503,
+                    0.01, "" if char == "+" else "HTTP 503", check)
         for i, char in enumerate(pattern)
-    ]
+    ]  # fmt: skip
 
 
-def measure(samples: list[ProbeSample], targets: tuple[str, ...] = (A,), consecutive: int = 3, budget: float = 10.0):
-    return measure_rto(samples, targets=targets, fault_at=0.0, consecutive=consecutive, budget_s=budget,
+def measure(
+    samples: list[ProbeSample], streams: tuple[str, ...] = (HEALTH_A,), consecutive: int = 3, budget: float = 10.0
+) -> RtoMeasurement:
+    return measure_rto(samples, streams=streams, fault_at=0.0, consecutive=consecutive, budget_s=budget,
                        component="database")  # fmt: skip
 
 
@@ -27,29 +38,52 @@ def test_outage_of_known_length_is_measured_to_the_sample() -> None:
     rto = measure(timeline(A, "-" * 20 + "+" * 10))
     assert rto.verdict is Verdict.PASSED
     assert rto.first_failed_at == 0.0
-    assert rto.back_at == 2.0
+    assert rto.back_at == pytest.approx(2.0)
     assert rto.measured_s == 2.0
+    assert rto.resolution_s is not None
     assert abs(rto.resolution_s - 0.1) < 1e-9
+    assert rto.stable_at is not None
     assert abs(rto.stable_at - 2.2) < 1e-9  # the third consecutive success confirms it
 
 
-def test_the_slowest_replica_decides() -> None:
-    rto = measure(timeline(A, "--+++++++") + timeline(B, "-----+++++"), targets=(A, B))
-    assert rto.back_at == 0.5
-    assert rto.measured_s == 0.5
+def test_the_slowest_stream_decides() -> None:
+    rto = measure(timeline(A, "--+++++++") + timeline(B, "-----+++++"), streams=(HEALTH_A, HEALTH_B))
+    assert rto.back_at == pytest.approx(0.5)
+    assert rto.first_success_at == pytest.approx(0.5)  # B's first success is the first moment both answer
+
+
+def test_every_check_of_every_replica_must_recover() -> None:
+    samples = timeline(A, "--++++++++") + timeline(A, "------++++", check="data")
+    rto = measure(samples, streams=(HEALTH_A, f"data {A}"))
+    assert rto.back_at == pytest.approx(0.6)
 
 
 def test_flapping_does_not_count_as_stable_before_n_consecutive_successes() -> None:
     rto = measure(timeline(A, "---++-++-+++++"), consecutive=4)
-    assert rto.back_at == 0.9  # after the last failure at 0.8, not the first success at 0.3
+    assert rto.back_at == pytest.approx(0.9)  # after the last flap at 0.8, not the first success at 0.3
+    assert rto.first_success_at == pytest.approx(0.3)
     assert rto.verdict is Verdict.PASSED
 
 
-def test_a_final_run_shorter_than_n_is_not_recovered() -> None:
+def test_a_failure_after_confirmation_is_a_new_outage_not_a_longer_recovery() -> None:
+    samples = timeline(A, "---+++++-++++")
+    rto = measure(samples, consecutive=3)
+    assert rto.back_at == pytest.approx(0.3)
+    windows = outage_windows(samples)
+    assert [(w.start, w.end) for w in windows] == [(0.0, pytest.approx(0.3)), (pytest.approx(0.8), pytest.approx(0.9))]
+
+
+def test_a_streak_shorter_than_n_is_not_recovered() -> None:
     rto = measure(timeline(A, "-----++"), consecutive=3)
     assert rto.verdict is Verdict.FAILED
     assert rto.measured_s is None
     assert "did not answer 3 consecutive probes" in rto.reason
+
+
+def test_a_stream_never_sampled_cannot_be_confirmed() -> None:
+    rto = measure(timeline(A, "--+++++"), streams=(HEALTH_A, HEALTH_B))
+    assert rto.verdict is Verdict.FAILED
+    assert HEALTH_B in rto.reason
 
 
 def test_never_seeing_the_fault_is_unknown_not_passed() -> None:
@@ -75,4 +109,46 @@ def test_over_budget_fails() -> None:
 def test_slow_but_successful_probes_count_as_up() -> None:
     slow = [ProbeSample(A, 1.0 + i * 0.1, 0.0, True, 200, latency_s=0.4) for i in range(5)]
     rto = measure(timeline(A, "-" * 10) + slow)
-    assert rto.back_at == 1.0
+    assert rto.back_at == pytest.approx(1.0)
+
+
+def test_phases_are_seconds_after_the_fault() -> None:
+    rto = measure(timeline(A, "--------++++", start=0.2))
+    moments = [Moment("recovery_started", 0.5, 0.0), Moment("recovery_finished", 0.9, 0.0)]
+    phases = rto_phases(rto, moments)
+    assert phases["detected"] == pytest.approx(0.2)
+    assert phases["recovery_started"] == pytest.approx(0.5)
+    assert phases["recovery_finished"] == pytest.approx(0.9)
+    assert phases["back"] == pytest.approx(1.0)
+
+
+def test_an_outage_still_open_at_the_end_has_no_end() -> None:
+    [window] = outage_windows(timeline(A, "++---"))
+    assert window.end is None
+    assert window.duration_s is None
+    assert window.failed_samples == 3
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=80), st.integers(min_value=1, max_value=6))
+def test_rto_properties(pattern: list[bool], consecutive: int) -> None:
+    samples = timeline(A, "".join("+" if ok else "-" for ok in pattern))
+    rto = measure(samples, consecutive=consecutive, budget=100.0)
+    if all(pattern):
+        assert rto.verdict is Verdict.UNKNOWN
+        return
+    first_fail = pattern.index(False)
+    assert rto.first_failed_at is not None
+    assert abs(rto.first_failed_at - first_fail * 0.1) < 1e-9
+    if rto.back_at is None:
+        assert rto.verdict is Verdict.FAILED
+        return
+    back = round(rto.back_at / 0.1)
+    # back is a success that begins a streak of at least ``consecutive`` after a failure
+    assert back > first_fail
+    assert not pattern[back - 1]
+    assert all(pattern[back : back + consecutive])
+    # and no earlier streak after the first failure was long enough
+    streak = 0
+    for ok in pattern[first_fail:back]:
+        streak = streak + 1 if ok else 0
+        assert streak < consecutive
