@@ -1,18 +1,27 @@
-"""The ``drill`` command. Exit codes: 0 ok, 1 failure, 2 usage or configuration error."""
+"""The ``drill`` command. Exit codes: 0 ok, 1 failure or inconclusive, 2 usage or configuration error."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from chaos import sandbox_daemon
+from chaos.config import DEFAULT_BUDGETS, load_budgets
 from chaos.errors import ChaosError, ConfigError, ToolNotFoundError
+from chaos.measure.verdict import Verdict
+from chaos.measure.workload import workload_for
+from chaos.targets.base import Endpoints
+from chaos.watch import watch
 
 __all__ = ["main"]
 
 DEFAULT_SANDBOX_DIR = Path(".drill") / "sandbox"
+DEFAULT_TRACKED = "users, calendar events, settings, sessions"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,11 +34,29 @@ def _parser() -> argparse.ArgumentParser:
                        ("down", "stop the stack and every process it started"),
                        ("serve", argparse.SUPPRESS)]:  # fmt: skip
         action = actions.add_parser(name, help=text)
-        action.add_argument(
-            "--workdir", type=Path, default=DEFAULT_SANDBOX_DIR, help="state, data and logs; default: %(default)s"
-        )
+        action.add_argument("--workdir", type=Path, default=DEFAULT_SANDBOX_DIR,
+                            help="state, data and logs; default: %(default)s")  # fmt: skip
         if name in ("up", "serve"):
             action.add_argument("--replicas", type=int, default=3, help="app replicas; default: %(default)s")
+
+    spy = commands.add_parser(
+        "watch", help="measure a recovery performed by hand: outages, RTO phases, data lost per data class"
+    )
+    spy.add_argument("--duration", type=float, required=True, help="seconds to observe (Ctrl-C ends early)")
+    where = spy.add_argument_group("target (the running sandbox, or explicit endpoints)")
+    where.add_argument("--sandbox-workdir", type=Path, default=DEFAULT_SANDBOX_DIR,
+                       help="the sandbox started by `drill sandbox up`; default: %(default)s")  # fmt: skip
+    where.add_argument("--app", action="append", default=[], help="an app replica's base URL (repeat per replica)")
+    where.add_argument("--mongodb-uri", help="MongoDB, read directly after the watch")
+    where.add_argument("--redis-url", help="Redis, read directly after the watch")
+    where.add_argument("--database", default="calendar", help="default: %(default)s")
+    spy.add_argument("--track", default=DEFAULT_TRACKED, help="data classes to write and account; default: %(default)s")
+    spy.add_argument("--component", default="application", help="whose RTO budget applies; default: %(default)s")
+    spy.add_argument("--budgets", type=Path, default=DEFAULT_BUDGETS, help="default: %(default)s")
+    spy.add_argument("--budget-profile", default="sandbox", help="default: %(default)s")
+    spy.add_argument("--consecutive", type=int, default=5, help="probes in a row that confirm recovery; default: 5")
+    spy.add_argument("--probe-interval", type=float, default=0.05, help="seconds; default: %(default)s")
+    spy.add_argument("--out", type=Path, help="keep the probe timeline, ack logs and classification here")
     return parser
 
 
@@ -57,10 +84,54 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch_endpoints(args: argparse.Namespace) -> Endpoints:
+    if args.app:
+        missing = [flag for flag, value in (("--mongodb-uri", args.mongodb_uri), ("--redis-url", args.redis_url))
+                   if not value]  # fmt: skip
+        if missing:
+            raise ConfigError(f"with --app, also give {' and '.join(missing)}: the final read goes to the stores")
+        return Endpoints(tuple(args.app), args.database, args.mongodb_uri, args.mongodb_uri, args.redis_url,
+                         args.redis_url, "")  # fmt: skip
+    state = sandbox_daemon.sandbox_status(args.sandbox_workdir.resolve())
+    if not state["running"]:
+        raise ConfigError(
+            f"no sandbox is running in {args.sandbox_workdir} (start one with `drill sandbox up`), "
+            "or give the target with --app, --mongodb-uri and --redis-url"
+        )
+    data = dict(state["endpoints"])
+    data["apps"] = tuple(data["apps"])
+    return Endpoints(**data)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    if args.duration <= 0:
+        raise ConfigError(f"--duration {args.duration:g}: must be positive")
+    if args.consecutive < 1:
+        raise ConfigError(f"--consecutive {args.consecutive}: must be at least 1")
+    try:
+        workloads = [workload_for(noun) for noun in re.split(r",\s*|\s+and\s+", args.track) if noun.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"--track: {exc}") from None
+    budgets = load_budgets(args.budgets, args.budget_profile)
+    endpoints = _watch_endpoints(args)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    print(f"watching {len(endpoints.apps)} replicas for {args.duration:g}s; break and repair the system now",
+          file=sys.stderr)  # fmt: skip
+    report = watch(
+        endpoints, duration_s=args.duration, workloads=workloads, budgets=budgets, component=args.component,
+        consecutive=args.consecutive, interval=args.probe_interval, out=args.out, stop=stop,
+    )  # fmt: skip
+    print("\n".join(report.lines()))
+    if args.out is not None:
+        print(f"evidence: {args.out}", file=sys.stderr)
+    return 0 if report.verdict is Verdict.PASSED else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _sandbox(args)
+        return _watch(args) if args.command == "watch" else _sandbox(args)
     except (ConfigError, ToolNotFoundError) as exc:
         print(f"drill: error: {exc}", file=sys.stderr)
         return 2

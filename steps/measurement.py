@@ -90,6 +90,11 @@ def data_loss_within_budgets(target: Target, writers: dict[str, Writer], drill: 
     for writer in writers.values():
         writer.stop()
     for data_class, writer in writers.items():
-        drill.rpo[data_class] = _account(target, writer, drill, budgets.rpo_for(data_class))
+        budget = budgets.rpo_for(data_class)
+        try:
+            drill.rpo[data_class] = _account(target, writer, drill, budget)
+        except Exception as exc:  # a checker that crashes yields unknown, never a pass
+            reason = f"final read failed: {type(exc).__name__}: {exc}"
+            drill.rpo[data_class] = DataLossMeasurement.inconclusive(data_class, writer.log(), budget, reason)
     verdict = worst(loss.verdict for loss in drill.rpo.values())
     _judge(verdict, "; ".join(f"{name}: {loss.reason}" for name, loss in drill.rpo.items()))

@@ -53,6 +53,14 @@ class DataLossMeasurement:
             "samples": {category: list(ids[:SAMPLE_IDS]) for category, ids in self.ids.items() if ids},
         }  # fmt: skip
 
+    @classmethod
+    def inconclusive(
+        cls, data_class: str, log: Sequence[AckRecord], budget_s: float, reason: str
+    ) -> DataLossMeasurement:
+        """The accounting could not be done (the final read failed): ``unknown``, never a pass."""
+        acked = sum(1 for record in log if record.outcome is Outcome.ACKED)
+        return cls(data_class, len(log), acked, 0, 0, 0, 0, 0, 0.0, budget_s, Verdict.UNKNOWN, reason)
+
     def classification(self) -> dict[str, Any]:
         """Every id per category: the evidence file behind the counts."""
         return {"data_class": self.data_class, **{category: list(ids) for category, ids in self.ids.items()}}

@@ -2,11 +2,13 @@
 
 Two checks per replica:
 - ``health``: ``GET /health`` answers 200;
-- ``data``: a write and a read through the app: ``PUT /users/<probe user>`` with a
-  new value (creating the user if a restore took it away), then ``GET`` of the same
-  user must return that value.
-Each check has a deadline shorter than the interval, so a slow answer is a
-failed sample, not a delayed one, and the sample rate holds.
+- ``data``: writes and reads through the app, alternating sample by sample:
+  ``PUT /users/<probe user>`` with a new value (creating the user if a restore
+  took it away), then ``GET`` of that user, which must return the last value
+  written. A restore that rolled the record back fails the read: the data path
+  is judged by what it returns, not only by its status.
+Each sample is one request with a deadline shorter than the interval, so a slow
+answer is a failed sample, not a delayed one, and the sample rate holds.
 """
 
 from __future__ import annotations
@@ -44,15 +46,13 @@ class ProbeSample:
         return f"{self.check} {self.target}"
 
 
-class _Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.end = time.monotonic() + seconds
+@dataclass
+class _DataPath:
+    """What one replica's data stream has written, so its reads can be checked."""
 
-    def left(self) -> float:
-        remaining = self.end - time.monotonic()
-        if remaining <= 0:
-            raise RequestError("timeout", "probe deadline passed before the next request")
-        return remaining
+    user_id: str
+    acked: str | None = None  # the last value the app acknowledged
+    attempted: str | None = None  # the last value sent, acknowledged or not
 
 
 class Prober:
@@ -107,7 +107,7 @@ class Prober:
 
     def _run(self, index: int, url: str, check: str) -> None:
         probe = self._health if check == "health" else self._data_path
-        user_id = f"drill-probe-{self.run_id}-{index}"
+        state = _DataPath(f"drill-probe-{self.run_id}-{index}")
         sequence = 0
         client = HttpClient(url, self.timeout)  # keep-alive; reconnects by itself after an error
         next_at = time.monotonic()
@@ -115,7 +115,7 @@ class Prober:
             while not self._stop.is_set():
                 mono, wall = time.monotonic(), time.time()
                 try:
-                    status, error = probe(client, user_id, sequence)
+                    status, error = probe(client, state, sequence)
                 except RequestError as exc:
                     status, error = None, str(exc)
                 latency = time.monotonic() - mono
@@ -131,27 +131,32 @@ class Prober:
         finally:
             client.close()
 
-    def _health(self, client: HttpClient, _user: str, _sequence: int) -> tuple[int, str]:
+    def _health(self, client: HttpClient, _state: _DataPath, _sequence: int) -> tuple[int, str]:
         status, body = client.request("GET", "/health", timeout=self.timeout)
         if status != 200:
             return status, f"HTTP {status}: {body[:200].decode(errors='replace')}"
         return status, ""
 
-    def _data_path(self, client: HttpClient, user_id: str, sequence: int) -> tuple[int, str]:
-        deadline = _Deadline(self.timeout)
-        name = f"probe {sequence}"
-        status, body = client.request("PUT", f"/users/{user_id}", {"name": name}, timeout=deadline.left())
-        if status == 404:
-            user = {"id": user_id, "name": name, "email": f"{user_id}@drill.invalid"}
-            status, body = client.request("POST", "/users", user, timeout=deadline.left())
-        if status not in (200, 201):
-            return status, f"write: HTTP {status}: {body[:200].decode(errors='replace')}"
-        status, body = client.request("GET", f"/users/{user_id}", timeout=deadline.left())
+    def _data_path(self, client: HttpClient, state: _DataPath, sequence: int) -> tuple[int, str]:
+        if sequence % 2 == 0 or state.acked is None:
+            return self._write(client, state, f"probe {sequence}")
+        status, body = client.request("GET", f"/users/{state.user_id}")
         if status != 200:
             return status, f"read: HTTP {status}: {body[:200].decode(errors='replace')}"
         read = json.loads(body).get("name")
-        if read != name:
-            return status, f"read returned {read!r}, wrote {name!r}"
+        if read not in (state.acked, state.attempted):
+            return status, f"read returned {read!r}; last acknowledged write was {state.acked!r}"
+        return status, ""
+
+    def _write(self, client: HttpClient, state: _DataPath, name: str) -> tuple[int, str]:
+        state.attempted = name
+        status, body = client.request("PUT", f"/users/{state.user_id}", {"name": name})
+        if status == 404:
+            user = {"id": state.user_id, "name": name, "email": f"{state.user_id}@drill.invalid"}
+            status, body = client.request("POST", "/users", user)
+        if status not in (200, 201):
+            return status, f"write: HTTP {status}: {body[:200].decode(errors='replace')}"
+        state.acked = name
         return status, ""
 
     def save(self, path: Path) -> Path:

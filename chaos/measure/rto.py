@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from chaos.measure.probe import ProbeSample
     from chaos.measure.timeline import Moment
 
-__all__ = ["OutageWindow", "RtoMeasurement", "measure_rto", "outage_windows", "rto_phases"]
+__all__ = ["Incident", "OutageWindow", "RtoMeasurement", "incidents", "measure_rto", "outage_windows", "rto_phases"]
 
 
 @dataclass(frozen=True)
@@ -182,3 +182,45 @@ def outage_windows(samples: Sequence[ProbeSample]) -> list[OutageWindow]:
         if start is not None:
             windows.append(OutageWindow(stream, start.wall, None, start.mono, None, failed))
     return sorted(windows, key=lambda window: window.start)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Overlapping outage windows of any streams, merged: the system was impaired from start to end."""
+
+    start: float
+    end: float | None
+    start_wall: float
+    end_wall: float | None
+    streams: tuple[str, ...]
+    failed_samples: int
+    longest_run: int  # the most consecutive failed probes of any one stream
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end is None else self.end - self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start_wall, "end": self.end_wall, "duration_s": _round(self.duration_s),
+                "streams": list(self.streams), "failed_samples": self.failed_samples,
+                "longest_run": self.longest_run}  # fmt: skip
+
+
+def incidents(windows: Sequence[OutageWindow], *, merge_gap: float) -> list[Incident]:
+    """Merge windows that overlap or lie within ``merge_gap`` seconds of each other."""
+    merged: list[Incident] = []
+    for window in sorted(windows, key=lambda w: w.start):
+        last = merged[-1] if merged else None
+        if last is not None and (last.end is None or window.start <= last.end + merge_gap):
+            ends = [e for e in (last.end, window.end) if e is not None]
+            still_open = last.end is None or window.end is None
+            end = None if still_open else max(ends)
+            end_wall = None if still_open else max(w for w in (last.end_wall, window.end_wall) if w is not None)
+            streams = tuple(sorted({*last.streams, window.stream}))
+            merged[-1] = Incident(last.start, end, last.start_wall, end_wall, streams,
+                                  last.failed_samples + window.failed_samples,
+                                  max(last.longest_run, window.failed_samples))  # fmt: skip
+        else:
+            merged.append(Incident(window.start, window.end, window.start_wall, window.end_wall, (window.stream,),
+                                   window.failed_samples, window.failed_samples))  # fmt: skip
+    return merged

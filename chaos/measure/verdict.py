@@ -6,9 +6,9 @@ import enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
-__all__ = ["Verdict", "checked", "worst"]
+__all__ = ["Verdict", "worst"]
 
 
 class Verdict(enum.Enum):
@@ -30,11 +30,3 @@ def worst(verdicts: Iterable[Verdict]) -> Verdict:
     if not found:
         return Verdict.UNKNOWN
     return max(found, key=lambda verdict: verdict.rank)
-
-
-def checked(check: Callable[[], Verdict]) -> tuple[Verdict, str]:
-    """Run a checker; one that raises yields ``unknown`` with the error as the reason."""
-    try:
-        return check(), ""
-    except Exception as exc:
-        return Verdict.UNKNOWN, f"checker raised {type(exc).__name__}: {exc}"

@@ -70,3 +70,41 @@ class ToxiproxyClient:
         if proxy.enabled != enabled:
             raise ToxiproxyError(f"{action}: read back enabled={proxy.enabled}")
         return proxy
+
+    def toxics(self, proxy: str) -> list[dict[str, Any]]:
+        data = self._request("GET", f"/proxies/{proxy}/toxics", f"list toxics of {proxy!r}")
+        return list(data)
+
+    def add_toxic(
+        self,
+        proxy: str,
+        name: str,
+        kind: str,
+        attributes: dict[str, int],
+        *,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+    ) -> dict[str, Any]:
+        """Add a toxic and confirm the server holds it with exactly these attributes."""
+        action = f"add {kind} toxic {name!r} ({stream}, {attributes}) to proxy {proxy!r}"
+        body = {"name": name, "type": kind, "stream": stream, "toxicity": toxicity, "attributes": attributes}
+        self._request("POST", f"/proxies/{proxy}/toxics", action, body)
+        held = next((toxic for toxic in self.toxics(proxy) if toxic.get("name") == name), None)
+        if held is None:
+            raise ToxiproxyError(f"{action}: the proxy does not list it after it was added")
+        wrong = {key: held["attributes"].get(key) for key, value in attributes.items()
+                 if held["attributes"].get(key) != value}  # fmt: skip
+        if held.get("type") != kind or held.get("stream") != stream or wrong:
+            raise ToxiproxyError(f"{action}: read back {held}")
+        return dict(held)
+
+    def remove_toxic(self, proxy: str, name: str) -> None:
+        """Remove a toxic and confirm it is gone; removing one that is absent is not an error."""
+        if all(toxic.get("name") != name for toxic in self.toxics(proxy)):
+            return
+        self._request("DELETE", f"/proxies/{proxy}/toxics/{name}", f"remove toxic {name!r} from {proxy!r}")
+        if any(toxic.get("name") == name for toxic in self.toxics(proxy)):
+            raise ToxiproxyError(f"remove toxic {name!r} from {proxy!r}: still listed after removal")
+
+    def delete_proxy(self, name: str) -> None:
+        self._request("DELETE", f"/proxies/{name}", f"delete proxy {name!r}")

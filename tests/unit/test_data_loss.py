@@ -107,3 +107,11 @@ def test_lost_is_exactly_the_acked_writes_missing(writes: list[tuple[Outcome, bo
     lost_times = [done for outcome, kept, done in writes if outcome is Outcome.ACKED and not kept]
     assert loss.window_s == (100.0 - min(lost_times) if lost_times else 0.0)
     assert 0.0 <= loss.window_s <= 100.0
+
+
+def test_an_accounting_that_could_not_be_done_is_unknown() -> None:
+    log = [write(1, Outcome.ACKED), write(2, Outcome.FAILED)]
+    loss = DataLossMeasurement.inconclusive("calendar_events", log, 300.0, "final read failed: ServerSelectionTimeout")
+    assert loss.verdict is Verdict.UNKNOWN
+    assert (loss.attempted, loss.acked) == (2, 1)
+    assert loss.to_json()["reason"].startswith("final read failed")

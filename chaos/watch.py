@@ -1,0 +1,157 @@
+"""Measure a recovery someone else performs: ``drill watch``.
+
+Game days are often run by people following the plan by hand. The watcher runs
+the prober and the writers against a running target while the system is broken
+and repaired, then reads the stores back and reports what it saw: the outage
+windows, the RTO phases it could observe, and the data lost per data class.
+
+Nobody tells the watcher when the fault happened, so the first failed probe
+stands in for it: RTO is measured from detection, and the report says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chaos.measure.data_loss import DataLossMeasurement, classify_writes
+from chaos.measure.final_read import read_tracked
+from chaos.measure.probe import Prober
+from chaos.measure.rto import Incident, OutageWindow, RtoMeasurement, incidents, measure_rto, outage_windows, rto_phases
+from chaos.measure.verdict import Verdict, worst
+from chaos.measure.workload import Workload, Writer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from chaos.config import Budgets
+    from chaos.targets.base import Endpoints
+
+__all__ = ["WatchReport", "watch"]
+
+BLIP_RUN = 2
+
+
+@dataclass
+class WatchReport:
+    duration_s: float
+    budget_profile: str
+    outages: list[tuple[Incident, RtoMeasurement]]
+    blips: list[Incident]
+    rpo: dict[str, DataLossMeasurement]
+    windows: list[OutageWindow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        verdicts = [loss.verdict for loss in self.rpo.values()]
+        verdicts += [rto.verdict for _, rto in self.outages]
+        return worst(verdicts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "duration_s": round(self.duration_s, 3),
+            "budget_profile": self.budget_profile,
+            "verdict": self.verdict.value,
+            "outages": [{**incident.to_json(), "rto": rto.to_json()} for incident, rto in self.outages],
+            "blips": [incident.to_json() for incident in self.blips],
+            "windows": [window.to_json() for window in self.windows],
+            "rpo": {name: loss.to_json() for name, loss in self.rpo.items()},
+            "notes": self.notes,
+        }
+
+    def lines(self) -> list[str]:
+        out = [f"watched {self.duration_s:.1f}s against the {self.budget_profile!r} budgets: {self.verdict.value}"]
+        if not self.outages:
+            out.append("outages: none observed")
+        for number, (incident, rto) in enumerate(self.outages, 1):
+            began = time.strftime("%H:%M:%S", time.localtime(incident.start_wall))
+            length = "still down at the end" if incident.duration_s is None else f"{incident.duration_s:.2f}s"
+            out.append(f"outage {number}: from {began}, {length}, {len(incident.streams)} of the probe streams failed")
+            out.append(f"  RTO from detection: {rto.reason} -> {rto.verdict.value}")
+            seen = ", ".join(f"{name} +{value:.2f}s" for name, value in rto.phases.items() if value is not None)
+            if seen:
+                out.append(f"  phases: {seen}")
+        if self.blips:
+            out.append(f"blips (no stream failed more than {BLIP_RUN} probes in a row; not judged): {len(self.blips)}")
+        for name, loss in self.rpo.items():
+            out.append(
+                f"{name}: {loss.attempted} attempted, {loss.acked} acked, {loss.lost} lost, "
+                f"{loss.recovered} recovered, {loss.unexpected} unexpected, {loss.duplicated} duplicated, "
+                f"{loss.corrupted} corrupted; window {loss.window_s:.2f}s (budget {loss.budget_s:g}s) "
+                f"-> {loss.verdict.value}"
+            )
+        out.extend(f"note: {note}" for note in self.notes)
+        return out
+
+
+def _save(out: Path, prober: Prober, writers: list[Writer], report: WatchReport) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    prober.save(out / "probe-timeline.jsonl")
+    for writer in writers:
+        writer.save(out / f"ack-log-{writer.data_class}.jsonl")
+        loss = report.rpo.get(writer.data_class)
+        if loss is not None:
+            (out / f"classification-{writer.data_class}.json").write_text(json.dumps(loss.classification(), indent=1))
+    (out / "watch-report.json").write_text(json.dumps(report.to_json(), indent=2))
+
+
+def watch(
+    endpoints: Endpoints,
+    *,
+    duration_s: float,
+    workloads: list[Workload],
+    budgets: Budgets,
+    component: str,
+    consecutive: int = 5,
+    interval: float = 0.05,
+    out: Path | None = None,
+    stop: threading.Event | None = None,
+) -> WatchReport:
+    """Observe for ``duration_s`` (or until ``stop`` is set), then read back and judge."""
+    budgets.rto_for(component)
+    for workload in workloads:
+        budgets.rpo_for(workload.data_class)  # every budget present before anything starts
+    run_id = f"watch-{time.strftime('%H%M%S')}"
+    prober = Prober(endpoints.apps, interval=interval, run_id=run_id).start()
+    writers = [Writer(endpoints.apps, workload, run_id=run_id) for workload in workloads]
+    started = time.monotonic()
+    try:
+        for writer in writers:
+            writer.start()
+        (stop or threading.Event()).wait(duration_s)
+    finally:
+        for writer in writers:
+            writer.stop()
+        prober.stop()
+    elapsed = time.monotonic() - started
+    samples = prober.samples()
+    windows = outage_windows(samples)
+    # Windows close together are one incident. One in which no stream failed more than
+    # BLIP_RUN probes in a row cannot be told from slow answers on a loaded machine:
+    # it is reported, not judged.
+    impaired = incidents(windows, merge_gap=consecutive * interval)
+    blips = [i for i in impaired if i.end is not None and i.longest_run <= BLIP_RUN]
+    outages = []
+    for incident in (i for i in impaired if i not in blips):
+        rto = measure_rto(samples, streams=prober.streams, fault_at=incident.start, consecutive=consecutive,
+                          budget_s=budgets.rto_for(component), component=component)  # fmt: skip
+        outages.append((incident, dataclasses.replace(rto, phases=rto_phases(rto, []))))
+    notes = ["the watcher does not know when a fault happened: each RTO counts from the outage's first failed "
+             "probe, and data-loss windows from the first outage's"]  # fmt: skip
+    fault_wall = outages[0][0].start_wall if outages else time.time()
+    rpo = {}
+    for writer in writers:
+        found = read_tracked(writer.workload, mongodb_uri=endpoints.mongodb_uri, redis_url=endpoints.redis_url,
+                             database=endpoints.database, id_prefix=writer.id_prefix)  # fmt: skip
+        budget = budgets.rpo_for(writer.data_class)
+        rpo[writer.data_class] = classify_writes(writer.log(), found, data_class=writer.data_class,
+                                                 fault_wall=fault_wall, budget_s=budget)  # fmt: skip
+    report = WatchReport(elapsed, budgets.profile, outages, blips, rpo, windows, notes)
+    if out is not None:
+        _save(out, prober, writers, report)
+    return report

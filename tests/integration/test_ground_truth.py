@@ -1,0 +1,101 @@
+"""The measurement layer against outages and losses whose truth is known (issue 3)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import pymongo
+import pytest
+
+from chaos.errors import ToxiproxyError
+from chaos.measure.data_loss import classify_writes
+from chaos.measure.final_read import read_tracked
+from chaos.measure.probe import Prober
+from chaos.measure.rto import incidents, outage_windows
+from chaos.measure.workload import WORKLOADS, Outcome, Writer
+from chaos.servers.launch import free_port
+from chaos.wait import wait_for
+
+if TYPE_CHECKING:
+    from chaos.targets.local import LocalTarget
+
+INTERVAL = 0.05
+
+
+def test_a_two_second_partition_is_measured_within_two_probe_intervals(sandbox: LocalTarget) -> None:
+    # A proxy in front of one replica: cutting it is an outage whose length we control exactly.
+    port = free_port()
+    sandbox.toxiproxy.create_proxy("ingress-0", f"127.0.0.1:{port}", sandbox.endpoints.apps[0].split("//")[1])
+    prober = Prober([f"http://127.0.0.1:{port}"], interval=INTERVAL, checks=("health",)).start()
+    try:
+        time.sleep(1.0)
+        sandbox.toxiproxy.set_enabled("ingress-0", False)
+        cut = time.monotonic()
+        time.sleep(2.0)
+        sandbox.toxiproxy.set_enabled("ingress-0", True)
+        healed = time.monotonic()
+        time.sleep(1.0)
+    finally:
+        prober.stop()
+    [window] = [w for w in outage_windows(prober.samples()) if w.failed_samples > 2]
+    assert window.duration_s is not None
+    assert abs(window.duration_s - (healed - cut)) <= 2 * INTERVAL
+    assert abs(window.start - cut) <= 2 * INTERVAL
+
+
+def test_acknowledged_writes_deleted_behind_the_apps_back_are_lost_exactly(sandbox: LocalTarget) -> None:
+    endpoints = sandbox.endpoints
+    writer = Writer(endpoints.apps, WORKLOADS["calendar_events"], run_id="truth", rate=200).start()
+    wait_for(lambda: writer.acked_count() >= 150, what="150 acknowledged writes", timeout=20)
+    writer.stop()
+    acked = [record for record in writer.log() if record.outcome is Outcome.ACKED]
+    doomed = {acked[i].id for i in (3, 17, 40, 41, 42, 99, len(acked) - 1)}
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(endpoints.mongodb_uri)
+    try:
+        client[endpoints.database].events.delete_many({"_id": {"$in": sorted(doomed)}})
+    finally:
+        client.close()
+    fault_wall = time.time()
+    found = read_tracked(writer.workload, mongodb_uri=endpoints.mongodb_uri, redis_url=endpoints.redis_url,
+                         database=endpoints.database, id_prefix=writer.id_prefix)  # fmt: skip
+    loss = classify_writes(writer.log(), found, data_class="calendar_events", fault_wall=fault_wall, budget_s=3600)
+    assert set(loss.ids["lost"]) == doomed
+    assert loss.lost == len(doomed)
+    assert loss.acked == len(acked)
+    assert (loss.recovered, loss.unexpected, loss.duplicated, loss.corrupted) == (0, 0, 0, 0)
+    oldest = min(record.done_wall for record in acked if record.id in doomed)
+    assert loss.window_s == pytest.approx(fault_wall - oldest)
+
+
+def test_sessions_are_accounted_from_redis(sandbox: LocalTarget) -> None:
+    endpoints = sandbox.endpoints
+    writer = Writer(endpoints.apps, WORKLOADS["sessions"], run_id="truth", rate=200).start()
+    wait_for(lambda: writer.acked_count() >= 50, what="50 acknowledged sessions", timeout=20)
+    writer.stop()
+    found = read_tracked(writer.workload, mongodb_uri=endpoints.mongodb_uri, redis_url=endpoints.redis_url,
+                         database=endpoints.database, id_prefix=writer.id_prefix)  # fmt: skip
+    loss = classify_writes(writer.log(), found, data_class="sessions", fault_wall=time.time(), budget_s=60)
+    assert loss.acked >= 50
+    assert (loss.lost, loss.corrupted) == (0, 0)
+
+
+def test_slow_but_successful_answers_are_not_an_outage(sandbox: LocalTarget) -> None:
+    # 8 ms added to every MongoDB reply: slower, well inside the probe deadline.
+    sandbox.toxiproxy.add_toxic("mongodb", "slow", "latency", {"latency": 8, "jitter": 2})
+    prober = Prober(sandbox.endpoints.apps, interval=INTERVAL).start()
+    try:
+        time.sleep(3.0)
+    finally:
+        prober.stop()
+        sandbox.toxiproxy.remove_toxic("mongodb", "slow")
+    samples = prober.samples()
+    assert min(sample.latency_s for sample in samples if sample.check == "health") >= 0.008  # the toxic is there
+    real = [i for i in incidents(outage_windows(samples), merge_gap=0.25) if i.longest_run > 2]
+    assert real == []
+    assert sum(sample.ok for sample in samples) / len(samples) >= 0.95
+
+
+def test_a_toxic_that_did_not_take_is_reported(sandbox: LocalTarget) -> None:
+    with pytest.raises(ToxiproxyError, match="proxy not found"):
+        sandbox.toxiproxy.add_toxic("no-such-link", "slow", "latency", {"latency": 10})
