@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = [
     "fixtures.budgets",
+    "fixtures.dry_run",
     "fixtures.target",
     "fixtures.drill",
     "steps.environment",

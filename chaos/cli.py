@@ -13,6 +13,8 @@ from pathlib import Path
 from chaos import sandbox_daemon
 from chaos.config import DEFAULT_BUDGETS, load_budgets
 from chaos.errors import ChaosError, ConfigError, ToolNotFoundError
+from chaos.faults.cleanup import cleanup
+from chaos.faults.ledger import DEFAULT_LEDGER, Ledger
 from chaos.measure.verdict import Verdict
 from chaos.measure.workload import workload_for
 from chaos.targets.base import Endpoints
@@ -21,6 +23,7 @@ from chaos.watch import watch
 __all__ = ["main"]
 
 DEFAULT_SANDBOX_DIR = Path(".drill") / "sandbox"
+DEFAULT_RUNS = (Path(".drill") / "runs", DEFAULT_SANDBOX_DIR / "runs")
 DEFAULT_TRACKED = "users, calendar events, settings, sessions"
 
 
@@ -38,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
                             help="state, data and logs; default: %(default)s")  # fmt: skip
         if name in ("up", "serve"):
             action.add_argument("--replicas", type=int, default=3, help="app replicas; default: %(default)s")
+
+    tidy = commands.add_parser(
+        "cleanup", help="revert the faults a crashed run left (from the ledger), then stop its processes"
+    )
+    tidy.add_argument("--ledger-dir", type=Path, default=DEFAULT_LEDGER, help="default: %(default)s")
+    runs = ", ".join(map(str, DEFAULT_RUNS))
+    tidy.add_argument("--workdir", type=Path, action="append", default=None,
+                      help=f"run directories to sweep (repeatable); default: {runs}")  # fmt: skip
+    tidy.add_argument("--faults-only", action="store_true", help="revert faults, leave processes alone")
 
     spy = commands.add_parser(
         "watch", help="measure a recovery performed by hand: outages, RTO phases, data lost per data class"
@@ -128,10 +140,18 @@ def _watch(args: argparse.Namespace) -> int:
     return 0 if report.verdict is Verdict.PASSED else 1
 
 
+def _cleanup(args: argparse.Namespace) -> int:
+    bases = [path.resolve() for path in (args.workdir or DEFAULT_RUNS)]
+    report = cleanup(Ledger(args.ledger_dir.resolve()), bases, processes=not args.faults_only)
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands = {"watch": _watch, "cleanup": _cleanup, "sandbox": _sandbox}
     try:
-        return _watch(args) if args.command == "watch" else _sandbox(args)
+        return commands[args.command](args)
     except (ConfigError, ToolNotFoundError) as exc:
         print(f"drill: error: {exc}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@
     │   ├── StartupError            a component did not become ready in time
     │   └── ComponentError          an operation on a component failed
     ├── FaultNotObservedError       a fault was sent but its effect was not seen: the drill is inconclusive
+    ├── SafetyError                 the target does not allow drills, or a fault exceeds its blast radius
     ├── ToxiproxyError              the Toxiproxy API refused or did not confirm a change
     ├── BackupError
     │   └── BackupVerificationError a backup is corrupt, truncated or does not match its manifest
@@ -25,6 +26,7 @@ __all__ = [
     "ComponentError",
     "ConfigError",
     "FaultNotObservedError",
+    "SafetyError",
     "StartupError",
     "TargetError",
     "ToolNotFoundError",
@@ -59,6 +61,10 @@ class ComponentError(TargetError):
 
 class FaultNotObservedError(ChaosError):
     """The fault was sent but its effect was not observed: the drill cannot be judged."""
+
+
+class SafetyError(ChaosError):
+    """Refused before anything was injected: not drill-allowed, or beyond the blast radius."""
 
 
 class ToxiproxyError(ChaosError):

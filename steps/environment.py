@@ -12,6 +12,7 @@ from pytest_bdd import given, parsers
 from chaos.measure.probe import Prober
 from chaos.measure.workload import Writer, workload_for
 from chaos.wait import wait_for
+from fixtures.dry_run import planned
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -26,7 +27,16 @@ def _run_id() -> str:
     return f"{time.strftime('%H%M%S')}-{time.time_ns() % 10**6:06d}"
 
 
-@given(parsers.parse("the Calendar Assistant is running with {replicas:d} replicas"), target_fixture="replicas")
+RUNNING = parsers.parse("the Calendar Assistant is running with {replicas:d} replicas")
+PROBER = parsers.parse("the prober watches every replica's health and data path")
+WRITERS = parsers.parse("writers track {nouns} through the app")
+
+
+@given(
+    planned(RUNNING, lambda a, c: f"SET-UP start the {c.target.name} stack ({c.target.kind}): MongoDB-wire server, "
+                                  f"redis-server, Toxiproxy, {a['replicas']} app replicas; wait until all are healthy"),
+    target_fixture="replicas",
+)  # fmt: skip
 def app_running(target: Target, replicas: int) -> int:
     target.scale("app", replicas)
 
@@ -37,7 +47,10 @@ def app_running(target: Target, replicas: int) -> int:
     return replicas
 
 
-@given("the prober watches every replica's health and data path", target_fixture="prober")
+@given(
+    planned(PROBER, lambda a, c: "OBSERVE probe /health and a write/read data path of every replica at 20 Hz"),
+    target_fixture="prober",
+)
 def prober_running(target: Target, drill: DrillRecord, pytestconfig: pytest.Config) -> Iterator[Prober]:
     prober = Prober(
         target.endpoints.apps,
@@ -51,7 +64,10 @@ def prober_running(target: Target, drill: DrillRecord, pytestconfig: pytest.Conf
     drill.evidence.append("probe-timeline.jsonl")
 
 
-@given(parsers.parse("writers track {nouns} through the app"), target_fixture="writers")
+@given(
+    planned(WRITERS, lambda a, c: f"OBSERVE write {a['nouns']} through the app at 50/s each, logging every ack"),
+    target_fixture="writers",
+)
 def writers_running(target: Target, drill: DrillRecord, nouns: str) -> Iterator[dict[str, Writer]]:
     """``nouns``: e.g. "users, calendar events and settings"."""
     workloads = [workload_for(noun) for noun in re.split(r",\s*|\s+and\s+", nouns) if noun.strip()]

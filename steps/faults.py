@@ -1,18 +1,208 @@
-"""Steps that inject faults, each verified by its observed effect before the drill goes on."""
+"""Steps that inject faults: each one recorded in the ledger, observed by its effect, reverted at teardown.
+
+A fault whose effect is not seen stops the scenario as inconclusive: the drill
+cannot say anything about a recovery from a fault that did not happen.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytest_bdd import when
+import pytest
+from pytest_bdd import parsers, when
 
-from chaos.faults import kill_component
+from chaos.errors import FaultNotObservedError
+from chaos.faults import DiskCorruption, Kill, MongoCorruption, Partition, RedisCorruption, Toxic
+from fixtures.dry_run import planned
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from chaos.faults import Fault, Ledger
     from chaos.report.record import DrillRecord
-    from chaos.targets.base import Target
+    from chaos.targets.config import TargetConfig
+    from chaos.targets.local import LocalTarget
+
+STORES = {"MongoDB": "mongodb", "Redis": "redis"}
+LINKS = {"MongoDB": "mongodb", "Redis": "redis"}
+COLLECTIONS = {"users": "users", "calendar events": "events", "settings": "settings"}
 
 
-@when("the MongoDB server is killed")
-def mongodb_killed(target: Target, drill: DrillRecord) -> None:
-    kill_component(target, "mongodb", drill.timeline)
+def inject(fault: Fault, drill: DrillRecord) -> Fault:
+    """Mark the fault on the timeline, inject it, and confirm its effect; inconclusive if not seen."""
+    drill.timeline.mark("fault_injected", fault=fault.kind, description=fault.describe())
+    try:
+        fault.inject()
+    except FaultNotObservedError as exc:
+        drill.notes.append(f"fault did not land: {exc}")
+        fault.revert()
+        pytest.fail(f"inconclusive (verdict unknown): fault did not land: {exc}", pytrace=False)
+    except BaseException:
+        fault.revert()
+        raise
+    drill.timeline.mark("fault_observed", fault=fault.kind)
+    return fault
+
+
+def _held(fault: Fault, drill: DrillRecord) -> Iterator[Fault]:
+    inject(fault, drill)
+    try:
+        yield fault
+    finally:
+        fault.revert()
+
+
+# -- processes ------------------------------------------------------------------------------------------
+STORE_KILLED = parsers.parse("the {store} server is killed")
+
+
+@when(planned(STORE_KILLED, lambda a, c: f"FAULT kill: SIGKILL to the {a['store']} server (1 process), "
+                                         "observed gone and refusing connections"))  # fmt: skip
+def store_killed(target: LocalTarget, drill: DrillRecord, ledger: Ledger, store: str) -> Iterator[Fault]:
+    yield from _held(Kill(target, STORES[store], ledger=ledger), drill)
+
+
+REPLICAS_KILLED = parsers.re(
+    r"(?P<which>one app replica is|all app replicas are|(?P<percent>\d+)% of the app replicas are) "
+    r"killed(?: with (?P<signal>SIGKILL|SIGTERM))?"
+)
+
+
+def _replicas(which: str, percent: str | None) -> str | float:
+    if percent:
+        return int(percent) / 100
+    return "one" if which.startswith("one") else "all"
+
+
+def _describe_replicas(args: dict[str, str], context: object) -> str:
+    target: TargetConfig = context.target  # type: ignore[attr-defined]
+    replicas = _replicas(args["which"], args.get("percent"))
+    count = {"one": 1, "all": target.replicas}.get(replicas) if isinstance(replicas, str) else None
+    how_many = count if count is not None else f"{replicas:.0%} (rounded up) of {target.replicas}"
+    return (f"FAULT kill: {args.get('signal') or 'SIGKILL'} to {how_many} app replica(s); blast radius "
+            f"{target.blast_radius.max_replicas} replicas / {target.blast_radius.max_fraction:.0%}")  # fmt: skip
+
+
+@when(planned(REPLICAS_KILLED, _describe_replicas))
+def replicas_killed(
+    target: LocalTarget, drill: DrillRecord, ledger: Ledger, target_config: TargetConfig,
+    which: str, percent: str | None, signal: str | None,
+) -> Iterator[Fault]:  # fmt: skip
+    fault = Kill(target, "app", replicas=_replicas(which, percent), signal_name=signal or "SIGKILL",
+                 blast_radius=target_config.blast_radius, ledger=ledger)  # fmt: skip
+    yield from _held(fault, drill)
+
+
+# -- network --------------------------------------------------------------------------------------------
+LINK_CUT = parsers.re(r"the link to (?P<link>MongoDB|Redis) is cut(?: for (?P<seconds>[\d.]+) seconds)?")
+
+
+def _describe_cut(args: dict[str, str], context: object) -> str:
+    held = f" for {args['seconds']}s" if args.get("seconds") else " until teardown"
+    return f"FAULT partition: the app's link to {args['link']} disabled in Toxiproxy{held}; observed refusing"
+
+
+@when(planned(LINK_CUT, _describe_cut))
+def link_cut(
+    target: LocalTarget, drill: DrillRecord, ledger: Ledger, link: str, seconds: str | None
+) -> Iterator[Fault]:
+    duration = float(seconds) if seconds else None
+    yield from _held(Partition(target.endpoints.toxiproxy_api, LINKS[link], ledger=ledger, duration=duration), drill)
+
+
+LINK_SLOW = parsers.parse("the link to {link} is slowed by {latency:d} ms with {jitter:d} ms of jitter")
+
+
+@when(planned(LINK_SLOW, lambda a, c: f"FAULT latency toxic on the link to {a['link']}: {a['latency']} ms "
+                                      f"± {a['jitter']} ms, both directions; read back from Toxiproxy"))  # fmt: skip
+def link_slowed(
+    target: LocalTarget, drill: DrillRecord, ledger: Ledger, link: str, latency: int, jitter: int
+) -> Iterator[Fault]:
+    fault = Toxic(target.endpoints.toxiproxy_api, LINKS[link], "latency", {"latency": latency, "jitter": jitter},
+                  stream="both", ledger=ledger)  # fmt: skip
+    yield from _held(fault, drill)
+
+
+LINK_HANGS = parsers.parse("the link to {link} stops answering")
+
+
+@when(planned(LINK_HANGS, lambda a, c: f"FAULT timeout toxic on the link to {a['link']}: data held, never "
+                                       "delivered; read back from Toxiproxy"))  # fmt: skip
+def link_hangs(target: LocalTarget, drill: DrillRecord, ledger: Ledger, link: str) -> Iterator[Fault]:
+    fault = Toxic(target.endpoints.toxiproxy_api, LINKS[link], "timeout", {"timeout": 0}, stream="both", ledger=ledger)
+    yield from _held(fault, drill)
+
+
+# -- data -----------------------------------------------------------------------------------------------
+GARBLED = parsers.parse("{percent:d}% of the {collection} documents are garbled")
+
+
+@when(planned(GARBLED, lambda a, c: f"FAULT corruption: garble every field of {a['percent']}% of the "
+                                    f"{a['collection']} documents; originals kept in the ledger"))  # fmt: skip
+def documents_garbled(
+    target: LocalTarget, drill: DrillRecord, ledger: Ledger, percent: int, collection: str
+) -> Iterator[Fault]:
+    endpoints = target.endpoints
+    fault = MongoCorruption(endpoints.mongodb_uri, endpoints.database, COLLECTIONS[collection], "garble",
+                            percent=percent, ledger=ledger)  # fmt: skip
+    yield from _held(fault, drill)
+
+
+DELETED = parsers.parse("{count:d} {collection} documents are deleted behind the app's back")
+
+
+@when(planned(DELETED, lambda a, c: f"FAULT corruption: delete {a['count']} {a['collection']} documents "
+                                    "directly in MongoDB; originals kept in the ledger"))  # fmt: skip
+def documents_deleted(
+    target: LocalTarget, drill: DrillRecord, ledger: Ledger, count: int, collection: str
+) -> Iterator[Fault]:
+    endpoints = target.endpoints
+    fault = MongoCorruption(endpoints.mongodb_uri, endpoints.database, COLLECTIONS[collection], "delete",
+                            count=count, ledger=ledger)  # fmt: skip
+    yield from _held(fault, drill)
+
+
+DROPPED = parsers.parse("the {collection} collection is dropped")
+
+
+@when(planned(DROPPED, lambda a, c: f"FAULT corruption: drop the {a['collection']} collection; "
+                                    "its documents and indexes kept in the ledger"))  # fmt: skip
+def collection_dropped(target: LocalTarget, drill: DrillRecord, ledger: Ledger, collection: str) -> Iterator[Fault]:
+    endpoints = target.endpoints
+    fault = MongoCorruption(endpoints.mongodb_uri, endpoints.database, COLLECTIONS[collection], "drop", ledger=ledger)
+    yield from _held(fault, drill)
+
+
+REDIS_FLUSHED = parsers.parse("the Redis database is flushed")
+
+
+@when(planned(REDIS_FLUSHED, lambda a, c: "FAULT corruption: FLUSHDB on Redis; every key kept (DUMP) in the ledger"))
+def redis_flushed(target: LocalTarget, drill: DrillRecord, ledger: Ledger) -> Iterator[Fault]:
+    yield from _held(RedisCorruption(target.endpoints.redis_url, "flush", ledger=ledger), drill)
+
+
+REDIS_GARBAGE = parsers.parse("the Redis keys matching {pattern} are overwritten with garbage")
+
+
+@when(planned(REDIS_GARBAGE, lambda a, c: f"FAULT corruption: overwrite Redis keys matching {a['pattern']} "
+                                          "with random bytes; originals kept (DUMP) in the ledger"))  # fmt: skip
+def redis_garbage(target: LocalTarget, drill: DrillRecord, ledger: Ledger, pattern: str) -> Iterator[Fault]:
+    yield from _held(RedisCorruption(target.endpoints.redis_url, "garbage", pattern=pattern, ledger=ledger), drill)
+
+
+FILES_CORRUPTED = parsers.re(
+    r"the stopped (?P<store>MongoDB|Redis) server's data files are (?P<mode>flipped|truncated)"
+)
+
+
+@when(planned(FILES_CORRUPTED, lambda a, c: f"FAULT corruption: {a['mode']} the data files of the stopped "
+                                            f"{a['store']} server; copies kept in the ledger"))  # fmt: skip
+def files_corrupted(target: LocalTarget, drill: DrillRecord, ledger: Ledger, store: str, mode: str) -> Iterator[Fault]:
+    component = STORES[store]
+
+    def stopped() -> bool:
+        return not any(row.running for row in target.status() if row.component == component)
+
+    fault = DiskCorruption(target.data_files(component), "flip" if mode == "flipped" else "truncate",
+                           is_stopped=stopped, ledger=ledger)  # fmt: skip
+    yield from _held(fault, drill)

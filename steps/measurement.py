@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pytest_bdd import parsers, then, when
@@ -14,6 +14,7 @@ from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
 from chaos.measure.rto import RtoMeasurement, measure_rto, outage_windows, rto_phases
 from chaos.measure.verdict import Verdict, worst
+from fixtures.dry_run import PlanContext, planned
 
 if TYPE_CHECKING:
     from chaos.config import Budgets
@@ -33,7 +34,12 @@ def _judge(verdict: Verdict, reason: str) -> None:
     assert verdict is Verdict.PASSED, reason
 
 
-@when(parsers.parse("the writers keep writing for {seconds:g} seconds"))
+KEEP_WRITING = parsers.parse("the writers keep writing for {seconds:g} seconds")
+RTO = parsers.parse("every replica answers {count:d} consecutive probes within the {component} RTO")
+RPO = parsers.parse("the acknowledged writes lost are within each data class's RPO")
+
+
+@when(planned(KEEP_WRITING, lambda a, c: f"WAIT {a['seconds']:g}s while the writers write"))
 def keep_writing(writers: dict[str, Writer], seconds: float) -> None:
     before = {name: writer.acked_count() for name, writer in writers.items()}
     time.sleep(seconds)
@@ -41,7 +47,18 @@ def keep_writing(writers: dict[str, Writer], seconds: float) -> None:
     assert not idle, f"no write was acknowledged in {seconds:g}s for {', '.join(idle)}: the workload is not running"
 
 
-@then(parsers.parse("every replica answers {count:d} consecutive probes within the {component} RTO"))
+def _describe_rto(args: dict[str, Any], context: PlanContext) -> str:
+    budget = context.budgets.rto_for(_words_to_key(args["component"]))
+    return (f"CHECK RTO: fault -> every probe stream healthy {args['count']} times in a row, "
+            f"within the {args['component']} budget of {budget:g}s")  # fmt: skip
+
+
+def _describe_rpo(args: dict[str, Any], context: PlanContext) -> str:
+    return ("CHECK RPO: read every tracked write back from the stores; data-loss window per data class "
+            "within its budget; no corrupted, duplicated or unexpected records")  # fmt: skip
+
+
+@then(planned(RTO, _describe_rto))
 def recovered_within_rto(prober: Prober, drill: DrillRecord, budgets: Budgets, count: int, component: str) -> None:
     """Wait until recovery is confirmed or the budget has run out, then judge the RTO."""
     key = _words_to_key(component)
@@ -85,7 +102,7 @@ def _account(target: Target, writer: Writer, drill: DrillRecord, budget_s: float
     return loss
 
 
-@then("the acknowledged writes lost are within each data class's RPO")
+@then(planned(RPO, _describe_rpo))
 def data_loss_within_budgets(target: Target, writers: dict[str, Writer], drill: DrillRecord, budgets: Budgets) -> None:
     for writer in writers.values():
         writer.stop()

@@ -1,6 +1,24 @@
-"""Faults, each verified by its observed effect before the drill goes on."""
+"""Faults, each verified by its observed effect before the drill goes on, and always reverted."""
 
 from chaos.errors import FaultNotObservedError
-from chaos.faults.process import kill_component
+from chaos.faults.base import FAULT_KINDS, Fault, fault_from_spec
+from chaos.faults.corruption import DiskCorruption, MongoCorruption, RedisCorruption
+from chaos.faults.ledger import Ledger, LedgerEntry
+from chaos.faults.network import Partition, Toxic
+from chaos.faults.process import BlastRadius, Kill
 
-__all__ = ["FaultNotObservedError", "kill_component"]
+__all__ = [
+    "FAULT_KINDS",
+    "BlastRadius",
+    "DiskCorruption",
+    "Fault",
+    "FaultNotObservedError",
+    "Kill",
+    "Ledger",
+    "LedgerEntry",
+    "MongoCorruption",
+    "Partition",
+    "RedisCorruption",
+    "Toxic",
+    "fault_from_spec",
+]

@@ -1,23 +1,52 @@
-"""Killing a component, confirmed from the outside: the process is gone and its port refuses."""
+"""Killing processes — a data store, one app replica, all of them, or a random fraction — confirmed from outside.
+
+Observed on injection: every killed pid is gone, and a killed data store no
+longer answers on its direct endpoint. On revert, killed app replicas must come
+back under new pids (the supervisor's job, as a Deployment's) and a data store
+the drill did not bring back is started again on its own data.
+"""
 
 from __future__ import annotations
 
+import math
+import random
+import signal
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from chaos.errors import FaultNotObservedError
+from chaos.errors import ConfigError, FaultNotObservedError, SafetyError
+from chaos.faults.base import Fault
 from chaos.servers import launch
 from chaos.servers.process import pid_alive
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
-    from chaos.measure.timeline import Timeline
+    from chaos.faults.ledger import Ledger
     from chaos.targets.base import Target
 
-__all__ = ["kill_component"]
+__all__ = ["BlastRadius", "Kill"]
 
 OBSERVE_TIMEOUT_S = 5.0
+COME_BACK_TIMEOUT_S = 30.0
+SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM}
+
+
+@dataclass(frozen=True)
+class BlastRadius:
+    """The most a fault may take down at once, from the target's configuration."""
+
+    max_replicas: int
+    max_fraction: float
+
+    def check(self, count: int, total: int, what: str) -> None:
+        if count > self.max_replicas or (total and count / total > self.max_fraction):
+            raise SafetyError(
+                f"{what}: {count} of {total} replicas exceeds the blast radius "
+                f"(at most {self.max_replicas} replicas and {self.max_fraction:.0%} of them)"
+            )
 
 
 def _answers(target: Target, component: str) -> Callable[[], bool]:
@@ -37,28 +66,120 @@ def _still_answers(check: Callable[[], bool]) -> bool:
         return False
 
 
-def kill_component(target: Target, component: str, timeline: Timeline) -> list[int]:
-    """SIGKILL ``component``, mark ``fault_injected``, and confirm the effect.
+class Kill(Fault):
+    """Send SIGKILL (or SIGTERM) to a component's processes.
 
-    Raises FaultNotObservedError if a killed pid is still alive or the
-    component still answers on its direct endpoint after the observation window.
+    ``replicas`` (the app only): ``"one"`` (a random replica), ``"all"``, an index,
+    or a fraction in (0, 1] of the replicas, rounded up, chosen at random.
     """
-    moment = timeline.mark("fault_injected", fault="kill", component=component, signal="SIGKILL")
-    pids = target.kill(component)
-    check = _answers(target, component)
-    deadline = time.monotonic() + OBSERVE_TIMEOUT_S
-    while True:
-        alive = [pid for pid in pids if pid_alive(pid)]
-        answering = _still_answers(check)
-        if not alive and not answering:
-            break
-        if time.monotonic() > deadline:
-            raise FaultNotObservedError(
-                f"kill {component} (pids {pids}): after {OBSERVE_TIMEOUT_S:g}s "
-                f"{'pids ' + str(alive) + ' still alive' if alive else 'it still answers on its endpoint'}; "
-                "the fault did not land"
-            )
-        time.sleep(0.05)
-    timeline.mark("fault_observed", component=component, pids=pids,
-                  after_s=round(time.monotonic() - moment.mono, 3))  # fmt: skip
-    return pids
+
+    kind = "kill"
+
+    def __init__(
+        self,
+        target: Target | None,
+        component: str,
+        *,
+        replicas: str | int | float = "all",
+        signal_name: str = "SIGKILL",
+        blast_radius: BlastRadius | None = None,
+        ledger: Ledger | None = None,
+        seed: int | None = None,
+        description: str = "",
+    ) -> None:
+        super().__init__(ledger=ledger)
+        if signal_name not in SIGNALS:
+            raise ConfigError(f"signal {signal_name!r}: expected one of {', '.join(SIGNALS)}")
+        if isinstance(replicas, float) and not 0 < replicas <= 1:
+            raise ConfigError(f"kill a fraction {replicas}: expected a fraction in (0, 1]")
+        self.target, self.component, self.replicas = target, component, replicas
+        self.signal_name, self.blast_radius = signal_name, blast_radius
+        self.target_description = description or (target.description if target else "")
+        self._random = random.Random(seed)
+        self.killed: dict[int | None, int] = {}  # replica index (None for a data store) -> pid
+
+    def spec(self) -> dict[str, Any]:
+        return {"component": self.component, "replicas": self.replicas, "signal": self.signal_name,
+                "target": self.target_description, "killed": {str(k): v for k, v in self.killed.items()}}  # fmt: skip
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None) -> Kill:
+        # No target object in another process: a killed process comes back through its
+        # supervisor or the recovery procedure, and a crashed sandbox is swept whole.
+        return cls(None, spec["component"], replicas=spec["replicas"], signal_name=spec["signal"],
+                   description=spec["target"])  # fmt: skip
+
+    def describe(self) -> str:
+        which = f"{self.replicas} replica(s) of " if self.component == "app" else ""
+        return f"{self.signal_name} to {which}{self.component} on {self.target_description}"
+
+    def _indices(self, total: int) -> list[int]:
+        if self.replicas == "all":
+            return list(range(total))
+        if self.replicas == "one":
+            return [self._random.randrange(total)]
+        if isinstance(self.replicas, int):
+            if not 0 <= self.replicas < total:
+                raise ConfigError(f"kill app replica {self.replicas}: there are {total} replicas")
+            return [self.replicas]
+        if isinstance(self.replicas, float):
+            return sorted(self._random.sample(range(total), math.ceil(self.replicas * total)))
+        raise ConfigError(f"replicas {self.replicas!r}: expected 'one', 'all', an index or a fraction")
+
+    def _apply(self) -> None:
+        if self.target is None:
+            raise ConfigError("a kill rebuilt from the ledger can only be reverted")
+        sig = SIGNALS[self.signal_name]
+        if self.component != "app":
+            running = [row for row in self.target.status() if row.component == self.component and row.running]
+            if not running:
+                raise FaultNotObservedError(f"{self.describe()}: no running process to kill; the fault cannot land")
+            [pid] = self.target.kill(self.component, sig=sig)
+            self.killed[None] = pid
+            return
+        total = sum(1 for row in self.target.status() if row.component == "app")
+        if total == 0:
+            raise FaultNotObservedError(f"{self.describe()}: no app replica is running; the fault cannot land")
+        indices = self._indices(total)
+        if self.blast_radius is not None:
+            self.blast_radius.check(len(indices), total, self.describe())
+        for index in indices:
+            [pid] = self.target.kill("app", replica=index, sig=sig)
+            self.killed[index] = pid
+
+    def _observe(self) -> None:
+        assert self.target is not None
+        check = None if self.component == "app" else _answers(self.target, self.component)
+        deadline = time.monotonic() + OBSERVE_TIMEOUT_S
+        while True:
+            alive = [pid for pid in self.killed.values() if pid_alive(pid)]
+            answering = check is not None and _still_answers(check)
+            if not alive and not answering and self.killed:
+                return
+            if time.monotonic() > deadline:
+                seen = f"pids {alive} still alive" if alive else "it still answers on its endpoint"
+                raise FaultNotObservedError(f"{self.describe()}: after {OBSERVE_TIMEOUT_S:g}s {seen}; "
+                                            "the fault did not land")  # fmt: skip
+            time.sleep(0.05)
+
+    def _undo(self) -> None:
+        if self.target is None or not self.killed:
+            return
+        if self.component != "app":
+            running = any(row.running for row in self.target.status() if row.component == self.component)
+            if not running:
+                self.target.start_component(self.component)
+            return
+        deadline = time.monotonic() + COME_BACK_TIMEOUT_S
+        while True:
+            rows = {row.name: row for row in self.target.status() if row.component == "app"}
+            waiting = [
+                index for index, pid in self.killed.items()
+                if f"app-{index}" in rows and (rows[f"app-{index}"].pid == pid or not rows[f"app-{index}"].running)
+            ]  # fmt: skip
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                seen = f"replicas {waiting} did not come back with a new pid in {COME_BACK_TIMEOUT_S:g}s"
+                raise FaultNotObservedError(f"{self.describe()}: {seen}")
+            time.sleep(0.1)

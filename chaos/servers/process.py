@@ -79,21 +79,25 @@ class ManagedProcess:
     def returncode(self) -> int | None:
         return self._popen.poll()
 
-    def signal(self, sig: int) -> None:
+    def send_signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
 
-    def kill(self) -> None:
-        """SIGKILL the process group and reap it."""
-        self.signal(signal.SIGKILL)
-        self._popen.wait()
+    def kill(self, sig: int = signal.SIGKILL, timeout: float = 10.0) -> None:
+        """Signal the process group and reap the process; SIGKILL it if ``sig`` did not end it in time."""
+        self.send_signal(sig)
+        try:
+            self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.send_signal(signal.SIGKILL)
+            self._popen.wait()
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
         if not self.alive():
-            self.signal(signal.SIGKILL)  # a forked grandchild may outlive its parent
+            self.send_signal(signal.SIGKILL)  # a forked grandchild may outlive its parent
             return
-        self.signal(signal.SIGTERM)
+        self.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout)
         self.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -50,7 +51,7 @@ class Target(Protocol):
 
     def close(self) -> None: ...
 
-    def kill(self, component: str, replica: int | None = None) -> list[int]: ...
+    def kill(self, component: str, replica: int | None = None, sig: int = signal.SIGKILL) -> list[int]: ...
 
     def stop(self, component: str) -> None: ...
 

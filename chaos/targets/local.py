@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import time
 from typing import TYPE_CHECKING
 
@@ -213,8 +214,8 @@ class LocalTarget:
             raise ComponentError(f"stop {component}: not running")
         process.stop()
 
-    def kill(self, component: str, replica: int | None = None) -> list[int]:
-        """SIGKILL a component, or one app replica; returns the pids killed.
+    def kill(self, component: str, replica: int | None = None, sig: int = signal.SIGKILL) -> list[int]:
+        """Signal (default SIGKILL) a component, or one app replica, and reap it; returns the pids.
 
         Killed app replicas are restarted by the supervisor after a back-off;
         data stores stay down until ``start_component``.
@@ -225,11 +226,11 @@ class LocalTarget:
             indices = range(apps.desired) if replica is None else [replica]
             if replica is not None and not 0 <= replica < apps.desired:
                 raise ComponentError(f"kill app replica {replica}: there are {apps.desired} replicas")
-            return [apps.kill(index).pid for index in indices]
+            return [apps.kill(index, sig).pid for index in indices]
         process = self._singletons.get(component)
         if process is None or not process.alive():
             raise ComponentError(f"kill {component}: no running process to kill")
-        process.kill()
+        process.kill(sig)
         return [process.pid]
 
     def scale(self, component: str, replicas: int) -> None:
@@ -247,6 +248,16 @@ class LocalTarget:
         if self._apps is None:
             raise ComponentError("the app is not running: start the target first")
         return self._apps
+
+    def data_files(self, component: str) -> list[Path]:
+        """The files holding a data store's data now (for on-disk corruption of a stopped server)."""
+        if component == "mongodb":
+            directory = self.run_dir / "mongodb" / f"data-{self._mongo_generation}"
+        elif component == "redis":
+            directory = self.run_dir / "redis"
+        else:
+            raise ComponentError(f"{component} keeps no data files")
+        return sorted(path for path in directory.rglob("*") if path.is_file() and path.stat().st_size > 0)
 
     def status(self) -> list[ReplicaStatus]:
         rows = [ReplicaStatus(name, name, process.pid, process.alive()) for name, process in self._singletons.items()]

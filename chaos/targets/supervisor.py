@@ -6,6 +6,7 @@ dies is replaced, first quickly, then with a growing delay if it keeps dying.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -83,10 +84,10 @@ class ReplicaSet:
             slot.process.stop()
         return started
 
-    def kill(self, index: int) -> ManagedProcess:
+    def kill(self, index: int, sig: int = signal.SIGKILL) -> ManagedProcess:
         with self._lock:
             process = self._slots[index].process
-        process.kill()
+        process.kill(sig)
         return process
 
     def close(self) -> None:

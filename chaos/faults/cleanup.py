@@ -1,0 +1,55 @@
+"""Put things back after a crashed run: revert its faults from the ledger, then stop its processes.
+
+Faults go first: reverting a partition needs the Toxiproxy server that the
+process sweep would stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from chaos.faults.base import fault_from_spec
+from chaos.targets.registry import sweep_orphans
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from chaos.faults.ledger import Ledger
+
+__all__ = ["CleanupReport", "cleanup"]
+
+
+@dataclass
+class CleanupReport:
+    reverted: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    killed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def lines(self) -> list[str]:
+        out = [f"reverted {line}" for line in self.reverted]
+        out += [f"could not revert {line}" for line in self.failed]
+        out += [f"stopped {line}" for line in self.killed]
+        return out or ["nothing to clean up"]
+
+
+def cleanup(ledger: Ledger, run_bases: list[Path], *, processes: bool = True) -> CleanupReport:
+    """Revert every fault whose owner is gone; then kill the processes of runs whose owner is gone."""
+    report = CleanupReport()
+    for entry in ledger.orphans():
+        try:
+            fault = fault_from_spec(entry.kind, entry.spec, entry.snapshot_dir)
+            fault.revert()
+        except Exception as exc:  # keep the entry: a later cleanup may succeed
+            report.failed.append(f"{entry.kind} {entry.id} (owner pid {entry.owner_pid}): {type(exc).__name__}: {exc}")
+            continue
+        ledger.remove(entry.id)
+        report.reverted.append(f"{fault.describe()} (left by pid {entry.owner_pid})")
+    if processes:
+        for base in run_bases:
+            report.killed += sweep_orphans(base)
+    return report

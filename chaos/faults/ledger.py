@@ -1,0 +1,88 @@
+"""Every fault in flight, on disk, so that a crashed runner's faults can still be reverted.
+
+An entry is written before a fault touches anything and removed after it is
+reverted. Each holds the fault's *spec* — plain data from which a fresh
+process can rebuild and revert it — the owner (pid and kernel start time), and
+a snapshot directory for faults that destroy data and must put it back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaos.servers.process import pid_alive, process_start_ticks
+
+__all__ = ["DEFAULT_LEDGER", "Ledger", "LedgerEntry"]
+
+DEFAULT_LEDGER = Path(os.environ.get("CHAOS_LEDGER_DIR", ".drill/ledger"))
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: str
+    kind: str
+    spec: dict[str, Any]
+    owner_pid: int
+    owner_ticks: int | None
+    created: float
+    path: Path
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.path.with_suffix(".snapshot")
+
+    def owner_alive(self) -> bool:
+        return pid_alive(self.owner_pid, self.owner_ticks)
+
+
+class Ledger:
+    def __init__(self, directory: Path = DEFAULT_LEDGER) -> None:
+        self.directory = directory
+
+    def record(self, fault_id: str, kind: str, spec: dict[str, Any]) -> LedgerEntry:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{fault_id}.json"
+        pid = os.getpid()
+        data = {"id": fault_id, "kind": kind, "spec": spec, "owner_pid": pid,
+                "owner_ticks": process_start_ticks(pid), "created": time.time()}  # fmt: skip
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, path)  # a crash leaves the old entry or the new one, never half of one
+        return self._entry(data, path)
+
+    def snapshot_dir(self, fault_id: str) -> Path:
+        directory = self.directory / f"{fault_id}.snapshot"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    def remove(self, fault_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / f"{fault_id}.json").unlink()
+        shutil.rmtree(self.directory / f"{fault_id}.snapshot", ignore_errors=True)
+
+    @staticmethod
+    def _entry(data: dict[str, Any], path: Path) -> LedgerEntry:
+        return LedgerEntry(data["id"], data["kind"], data["spec"], data["owner_pid"], data["owner_ticks"],
+                           data["created"], path)  # fmt: skip
+
+    def entries(self) -> list[LedgerEntry]:
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                found.append(self._entry(json.loads(path.read_text()), path))
+            except (OSError, ValueError, KeyError):
+                continue  # unreadable: reported by `drill cleanup`, never guessed at
+        return found
+
+    def orphans(self) -> list[LedgerEntry]:
+        """Entries whose owner is gone: nobody else will revert them."""
+        return [entry for entry in self.entries() if not entry.owner_alive()]

@@ -1,0 +1,72 @@
+"""Which targets drills may run against, and how much a fault may take down there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaos.errors import ConfigError
+from chaos.faults.process import BlastRadius
+
+__all__ = ["DEFAULT_TARGETS", "TargetConfig", "load_target"]
+
+DEFAULT_TARGETS = Path(__file__).resolve().parent.parent.parent / "config" / "targets.yaml"
+KINDS = ("local",)
+KEYS = ("kind", "drill_allowed", "replicas", "blast_radius")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    name: str
+    kind: str
+    drill_allowed: bool
+    replicas: int
+    blast_radius: BlastRadius
+    source: Path
+
+
+def _field(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in data:
+        raise ConfigError(f"{where}: missing key {key!r}")
+    value = data[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}.{key}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def load_target(path: Path, name: str) -> TargetConfig:
+    """Load and validate one target; errors name the file and the key."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"targets file {path}: cannot read it: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"targets file {path}: not valid YAML: {exc}") from None
+    targets = data.get("targets") if isinstance(data, dict) else None
+    if not isinstance(targets, dict):
+        raise ConfigError(f"{path}: expected a 'targets' mapping")
+    if name not in targets:
+        raise ConfigError(f"{path}: no target {name!r}; targets here: {', '.join(sorted(targets))}")
+    where = f"{path}: targets.{name}"
+    entry = targets[name]
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    unknown = sorted(set(entry) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key; expected {', '.join(KEYS)}")
+    kind = _field(entry, "kind", str, where)
+    if kind not in KINDS:
+        raise ConfigError(f"{where}.kind: {kind!r} is not supported; supported: {', '.join(KINDS)}")
+    replicas = _field(entry, "replicas", int, where)
+    if not 1 <= replicas <= 16:
+        raise ConfigError(f"{where}.replicas: {replicas} is outside 1..16")
+    radius = _field(entry, "blast_radius", dict, where)
+    max_replicas = _field(radius, "max_replicas", int, f"{where}.blast_radius")
+    max_fraction = radius.get("max_fraction", 1.0)
+    if not isinstance(max_fraction, int | float) or not 0 < max_fraction <= 1 or max_replicas < 0:
+        raise ConfigError(f"{where}.blast_radius: max_replicas must be >= 0 and max_fraction in (0, 1]")
+    return TargetConfig(name, kind, _field(entry, "drill_allowed", bool, where), replicas,
+                        BlastRadius(max_replicas, float(max_fraction)), path)  # fmt: skip
