@@ -1,4 +1,5 @@
-"""The ``drill`` command. Exit codes: 0 ok, 1 failure or inconclusive, 2 usage or configuration error."""
+"""The ``drill`` command. Exit codes: 0 ok, 1 failure, failed verification or inconclusive, 2 usage or
+configuration error."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import threading
 from pathlib import Path
 
 from chaos import sandbox_daemon
+from chaos.cli_recovery import add_recovery_commands, run_recovery_command
 from chaos.config import DEFAULT_BUDGETS, load_budgets
-from chaos.errors import ChaosError, ConfigError, ToolNotFoundError
+from chaos.errors import BackupVerificationError, ChaosError, ConfigError, ToolNotFoundError
 from chaos.faults.cleanup import cleanup
 from chaos.faults.ledger import DEFAULT_LEDGER, Ledger
 from chaos.measure.verdict import Verdict
@@ -50,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     tidy.add_argument("--workdir", type=Path, action="append", default=None,
                       help=f"run directories to sweep (repeatable); default: {runs}")  # fmt: skip
     tidy.add_argument("--faults-only", action="store_true", help="revert faults, leave processes alone")
+
+    add_recovery_commands(commands)
 
     spy = commands.add_parser(
         "watch", help="measure a recovery performed by hand: outages, RTO phases, data lost per data class"
@@ -151,10 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"watch": _watch, "cleanup": _cleanup, "sandbox": _sandbox}
     try:
-        return commands[args.command](args)
+        return commands.get(args.command, run_recovery_command)(args)
     except (ConfigError, ToolNotFoundError) as exc:
         print(f"drill: error: {exc}", file=sys.stderr)
         return 2
+    except BackupVerificationError as exc:
+        print(f"drill: verification failed: {exc}", file=sys.stderr)
+        return 1
     except ChaosError as exc:
         print(f"drill: error: {exc}", file=sys.stderr)
         return 1

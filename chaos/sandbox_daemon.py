@@ -18,16 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from chaos.errors import StartupError, TargetError
+from chaos.errors import ConfigError, StartupError, TargetError
 from chaos.servers import launch
 from chaos.servers.process import pid_alive, process_start_ticks
+from chaos.targets.control import SandboxClient, serve_control
 from chaos.targets.local import LocalTarget
 from chaos.targets.registry import sweep_orphans
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["sandbox_down", "sandbox_status", "sandbox_up", "serve"]
+__all__ = ["connect", "sandbox_down", "sandbox_status", "sandbox_up", "serve"]
 
 STATE = "sandbox.json"
 UP_TIMEOUT_S = 90.0
@@ -53,16 +54,27 @@ def serve(workdir: Path, replicas: int) -> None:
         signal.signal(sig, lambda signum, frame: stop.set())
     target = LocalTarget(workdir / "runs", replicas=replicas)
     target.start()
+    control = serve_control(target)
     try:
-        state = {"pid": os.getpid(), "start_ticks": process_start_ticks(os.getpid()),
-                 "started_at": time.time(), "endpoints": target.endpoints.to_json()}  # fmt: skip
+        state = {"pid": os.getpid(), "start_ticks": process_start_ticks(os.getpid()), "started_at": time.time(),
+                 "control": f"http://127.0.0.1:{control.server_address[1]}",
+                 "endpoints": target.endpoints.to_json()}  # fmt: skip
         tmp = workdir / f".{STATE}.tmp"
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(workdir / STATE)
         stop.wait()
     finally:
+        control.shutdown()
         target.close()
         (workdir / STATE).unlink(missing_ok=True)
+
+
+def connect(workdir: Path) -> SandboxClient:
+    """A Target for the sandbox running in ``workdir``, operated through its daemon."""
+    state = _read_state(workdir)
+    if state is None or not _daemon_alive(state):
+        raise ConfigError(f"no sandbox is running in {workdir}: start one with `drill sandbox up`")
+    return SandboxClient(state["control"], f"sandbox in {workdir}")
 
 
 def sandbox_up(workdir: Path, replicas: int) -> dict[str, Any]:

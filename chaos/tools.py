@@ -26,6 +26,7 @@ class Tool:
 
 
 REDIS_SERVER = Tool("redis-server", "CHAOS_REDIS_SERVER", "apt-get install redis-server")
+REDIS_CHECK_RDB = Tool("redis-check-rdb", "CHAOS_REDIS_CHECK_RDB", "apt-get install redis-tools")
 TOXIPROXY_SERVER = Tool(
     "toxiproxy-server",
     "CHAOS_TOXIPROXY_SERVER",

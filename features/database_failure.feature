@@ -16,3 +16,15 @@ Feature: Database failure
     And the MongoDB recovery procedure runs from the latest backup
     Then every replica answers 5 consecutive probes within the database RTO
     And the acknowledged writes lost are within each data class's RPO
+
+  @drill @database_failure
+  Scenario: Scheduled backups keep the data lost within the RPO
+    Given the Calendar Assistant is running with 3 replicas
+    And the prober watches every replica's health and data path
+    And writers track users and calendar events through the app
+    And MongoDB is backed up every half of the calendar events RPO
+    When the writers keep writing for 10 seconds
+    And the MongoDB server is killed
+    And the MongoDB recovery procedure runs from the latest scheduled backup
+    Then every replica answers 5 consecutive probes within the database RTO
+    And the acknowledged writes lost are within each data class's RPO

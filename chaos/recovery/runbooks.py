@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from chaos.measure.timeline import Timeline
     from chaos.targets.base import Target
 
-__all__ = ["recover_mongodb_from_backup"]
+__all__ = ["Runbook", "recover_mongodb_from_backup"]
 
 
-class _Runbook:
+class Runbook:
+    """Runs named steps, timing each into the timeline and the step list, stopping at the first failure."""
+
     def __init__(self, timeline: Timeline, steps: list[RecoveryStep]) -> None:
         self.timeline = timeline
         self.steps = steps
@@ -60,7 +62,7 @@ def recover_mongodb_from_backup(
     database whose data is gone, not one that would come back by restarting.
     Each step is appended to ``steps`` as it ends, so a failed run keeps its record.
     """
-    runbook = _Runbook(timeline, steps if steps is not None else [])
+    runbook = Runbook(timeline, steps if steps is not None else [])
     timeline.mark("recovery_started", procedure="mongodb-restore", backup=str(backup_dir))
     try:
         runbook.step("scale app to 0", lambda: target.scale("app", 0))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import signal
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["COMPONENTS", "Endpoints", "ReplicaStatus", "Target"]
 
@@ -60,3 +63,7 @@ class Target(Protocol):
     def scale(self, component: str, replicas: int) -> None: ...
 
     def status(self) -> list[ReplicaStatus]: ...
+
+    def data_dir(self, component: str) -> Path: ...
+
+    def data_files(self, component: str) -> list[Path]: ...

@@ -249,14 +249,17 @@ class LocalTarget:
             raise ComponentError("the app is not running: start the target first")
         return self._apps
 
+    def data_dir(self, component: str) -> Path:
+        """Where a data store keeps its data now."""
+        if component == "mongodb":
+            return self.run_dir / "mongodb" / f"data-{self._mongo_generation}"
+        if component == "redis":
+            return self.run_dir / "redis"
+        raise ComponentError(f"{component} keeps no data files")
+
     def data_files(self, component: str) -> list[Path]:
         """The files holding a data store's data now (for on-disk corruption of a stopped server)."""
-        if component == "mongodb":
-            directory = self.run_dir / "mongodb" / f"data-{self._mongo_generation}"
-        elif component == "redis":
-            directory = self.run_dir / "redis"
-        else:
-            raise ComponentError(f"{component} keeps no data files")
+        directory = self.data_dir(component)
         return sorted(path for path in directory.rglob("*") if path.is_file() and path.stat().st_size > 0)
 
     def status(self) -> list[ReplicaStatus]:

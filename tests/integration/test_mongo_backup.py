@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 from typing import TYPE_CHECKING, Any
 
 import pymongo
@@ -12,7 +13,7 @@ from bson import json_util
 
 from chaos.errors import BackupError, BackupVerificationError
 from chaos.recovery.integrity import verify_data_integrity
-from chaos.recovery.mongo import backup_mongodb, restore_mongodb, verify_backup
+from chaos.recovery.mongo import backup_mongodb, iter_documents, restore_mongodb, verify_backup
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -80,11 +81,11 @@ def test_round_trip_into_a_fresh_server_preserves_every_document(sandbox: LocalT
 def test_flipped_byte_is_detected_and_restore_refuses(sandbox: LocalTarget, tmp_path: Path) -> None:
     _fill(sandbox)
     backup_mongodb(sandbox.endpoints.mongodb_uri, "calendar", tmp_path / "backup")
-    path = tmp_path / "backup" / "events.jsonl.gz"
+    path = tmp_path / "backup" / "events.bson.gz"
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
-    with pytest.raises(BackupVerificationError, match=r"events.jsonl.gz: SHA-256 .* corrupt or truncated"):
+    with pytest.raises(BackupVerificationError, match=r"events.bson.gz: SHA-256 .* corrupt or truncated"):
         verify_backup(tmp_path / "backup")
     before = _db(sandbox).events.count_documents({})
     with pytest.raises(BackupVerificationError):
@@ -95,9 +96,9 @@ def test_flipped_byte_is_detected_and_restore_refuses(sandbox: LocalTarget, tmp_
 def test_truncated_file_is_detected(sandbox: LocalTarget, tmp_path: Path) -> None:
     _fill(sandbox)
     backup_mongodb(sandbox.endpoints.mongodb_uri, "calendar", tmp_path / "backup")
-    path = tmp_path / "backup" / "users.jsonl.gz"
+    path = tmp_path / "backup" / "users.bson.gz"
     path.write_bytes(path.read_bytes()[:-40])
-    with pytest.raises(BackupVerificationError, match=r"users\.jsonl\.gz"):
+    with pytest.raises(BackupVerificationError, match=r"users\.bson\.gz"):
         verify_backup(tmp_path / "backup")
 
 
@@ -105,9 +106,9 @@ def test_count_mismatch_with_a_consistent_hash_is_detected(sandbox: LocalTarget,
     _fill(sandbox)
     backup = tmp_path / "backup"
     backup_mongodb(sandbox.endpoints.mongodb_uri, "calendar", backup)
-    path = backup / "users.jsonl.gz"
-    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)[:-1]
-    path.write_bytes(gzip.compress(b"".join(lines)))
+    path = backup / "users.bson.gz"
+    documents = list(iter_documents(io.BytesIO(gzip.decompress(path.read_bytes())), path))[:-1]
+    path.write_bytes(gzip.compress(b"".join(documents)))
     manifest = (backup / "manifest.json").read_text()
     old_hash = manifest.split('"users"')[1].split('"sha256": "')[1].split('"')[0]
     (backup / "manifest.json").write_text(manifest.replace(old_hash, hashlib.sha256(path.read_bytes()).hexdigest()))
@@ -125,3 +126,21 @@ def test_backup_refuses_a_non_empty_output(sandbox: LocalTarget, tmp_path: Path)
 def test_missing_manifest_is_named(tmp_path: Path) -> None:
     with pytest.raises(BackupVerificationError, match=r"manifest\.json: missing"):
         verify_backup(tmp_path)
+
+
+def test_a_100k_document_round_trip_preserves_every_document(sandbox: LocalTarget, tmp_path: Path) -> None:
+    db = _db(sandbox)
+    for start in range(0, 100_000, 10_000):
+        db.events.insert_many([
+            {"_id": f"e{i:06d}", "user_id": f"u{i % 97}", "title": f"event {i}", "start": "s", "end": "e",
+             "n": i, "tags": ["a", str(i % 13)]}
+            for i in range(start, start + 10_000)
+        ])  # fmt: skip
+    before = _document_hashes(sandbox)
+    backup_mongodb(sandbox.endpoints.mongodb_uri, "calendar", tmp_path / "backup")
+    sandbox.kill("mongodb")
+    sandbox.start_component("mongodb", fresh_data=True)
+    restore_mongodb(tmp_path / "backup", sandbox.endpoints.mongodb_uri)
+    after = _document_hashes(sandbox)
+    assert len(after) == 100_000
+    assert after == before

@@ -1,0 +1,137 @@
+"""The environment's configuration, backed up to files with its secrets encrypted.
+
+For the sandbox that is the drill configuration (budgets, targets), the app's
+settings (replicas, the database and cache it connects to) and the Toxiproxy
+links. Any value whose key names a secret — uri, url, password, secret, token,
+key — is encrypted with the Fernet key in ``DRILL_BACKUP_KEY`` and never
+written in clear; a backup without that key is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from cryptography.fernet import Fernet, InvalidToken
+
+from chaos.config import DEFAULT_BUDGETS
+from chaos.errors import BackupError, BackupVerificationError, ConfigError
+from chaos.targets.config import DEFAULT_TARGETS
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from chaos.targets.base import Endpoints
+
+__all__ = ["KEY_VARIABLE", "backup_config", "new_key", "verify_config"]
+
+KEY_VARIABLE = "DRILL_BACKUP_KEY"
+SECRET_KEY = re.compile(r"(uri|url|password|secret|token|key)s?$", re.IGNORECASE)
+MANIFEST = "manifest.json"
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _fernet(key: str | None) -> Fernet:
+    key = key or os.environ.get(KEY_VARIABLE)
+    if not key:
+        raise ConfigError(f"set {KEY_VARIABLE} to a Fernet key (make one with `drill backup keygen`); "
+                          "secrets are never written in clear")  # fmt: skip
+    try:
+        return Fernet(key.encode())
+    except ValueError as exc:
+        raise ConfigError(f"{KEY_VARIABLE} is not a valid Fernet key: {exc}") from None
+
+
+def _seal(value: Any, fernet: Fernet, secrets: list[str], path: str = "") -> Any:
+    if isinstance(value, dict):
+        sealed = {}
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if SECRET_KEY.search(str(key)) and isinstance(item, str | list):
+                secrets.append(where)
+                sealed[key] = {"encrypted": fernet.encrypt(json.dumps(item).encode()).decode()}
+            else:
+                sealed[key] = _seal(item, fernet, secrets, where)
+        return sealed
+    if isinstance(value, list):
+        return [_seal(item, fernet, secrets, f"{path}[{i}]") for i, item in enumerate(value)]
+    return value
+
+
+def _collect(endpoints: Endpoints) -> dict[str, Any]:
+    try:
+        proxies = httpx.get(f"{endpoints.toxiproxy_api}/proxies", timeout=5).json() if endpoints.toxiproxy_api else {}
+    except httpx.HTTPError as exc:
+        raise BackupError(f"config backup: Toxiproxy API {endpoints.toxiproxy_api} unreachable: {exc!r}") from exc
+    return {
+        "app": {"replicas": len(endpoints.apps), "replica_urls": list(endpoints.apps), "database": endpoints.database,
+                "mongodb_uri": endpoints.mongodb_proxy_uri, "redis_url": endpoints.redis_proxy_url},
+        "links": {name: {"listen": p["listen"], "upstream": p["upstream"], "enabled": p["enabled"]}
+                  for name, p in proxies.items()},
+    }  # fmt: skip
+
+
+def backup_config(endpoints: Endpoints, output: Path, *, key: str | None = None) -> dict[str, Any]:
+    """Write the configuration to ``output`` (created; must be empty); returns the manifest."""
+    fernet = _fernet(key)
+    output.mkdir(parents=True, exist_ok=True)
+    if any(output.iterdir()):
+        raise BackupError(f"backup output {output} is not empty; choose a new directory")
+    secrets: list[str] = []
+    files = {
+        "environment.json": json.dumps(_seal(_collect(endpoints), fernet, secrets), indent=2),
+        "budgets.yaml": DEFAULT_BUDGETS.read_text(),
+        "targets.yaml": DEFAULT_TARGETS.read_text(),
+    }
+    manifest: dict[str, Any] = {"created_at": time.time(), "secrets": secrets, "files": {}}
+    for name, text in files.items():
+        (output / name).write_text(text)
+        manifest["files"][name] = hashlib.sha256(text.encode()).hexdigest()
+    (output / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _encrypted_values(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        if set(value) == {"encrypted"}:
+            return [value["encrypted"]]
+        return [token for item in value.values() for token in _encrypted_values(item)]
+    if isinstance(value, list):
+        return [token for item in value for token in _encrypted_values(item)]
+    return []
+
+
+def verify_config(backup_dir: Path, *, key: str | None = None) -> dict[str, Any]:
+    """Hashes match the manifest; every secret is encrypted and decrypts with the key."""
+    path = backup_dir / MANIFEST
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BackupVerificationError(f"{path}: missing; not a configuration backup") from None
+    for name, expected in manifest["files"].items():
+        file = backup_dir / name
+        if not file.is_file():
+            raise BackupVerificationError(f"{file}: missing")
+        if hashlib.sha256(file.read_bytes()).hexdigest() != expected:
+            raise BackupVerificationError(f"{file}: SHA-256 differs from the manifest; the file was changed")
+    tokens = _encrypted_values(json.loads((backup_dir / "environment.json").read_text()))
+    if len(tokens) != len(manifest["secrets"]):
+        raise BackupVerificationError(f"{backup_dir / 'environment.json'}: {len(tokens)} encrypted values, "
+                                      f"manifest lists {len(manifest['secrets'])} secrets")  # fmt: skip
+    fernet = _fernet(key)
+    for token in tokens:
+        try:
+            fernet.decrypt(token.encode())
+        except InvalidToken:
+            raise BackupVerificationError(
+                f"{backup_dir / 'environment.json'}: a secret does not decrypt with {KEY_VARIABLE}"
+            ) from None
+    return manifest

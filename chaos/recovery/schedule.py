@@ -1,0 +1,76 @@
+"""Backups on a schedule during a drill, at an interval derived from the RPO budget.
+
+With a backup every ``interval`` seconds, the data lost when the latest backup
+is restored reaches back at most ``interval`` plus one backup's duration; half
+the RPO leaves the other half for the backup itself and for jitter.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from chaos.measure.timeline import Timeline
+
+__all__ = ["BackupScheduler", "interval_for_rpo"]
+
+
+def interval_for_rpo(rpo_s: float) -> float:
+    return rpo_s / 2
+
+
+class BackupScheduler:
+    """Takes a backup into ``directory/NNN`` now and then every ``interval`` seconds, until stopped."""
+
+    def __init__(
+        self, take: Callable[[Path], object], directory: Path, *, interval: float, timeline: Timeline | None = None
+    ) -> None:
+        if interval <= 0:
+            raise ValueError(f"backup interval {interval}: must be positive")
+        self.take, self.directory, self.interval, self.timeline = take, directory, interval, timeline
+        self._done: list[Path] = []
+        self._errors: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backup-schedule", daemon=True)
+
+    def start(self) -> BackupScheduler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=300)
+
+    def latest(self) -> Path | None:
+        with self._lock:
+            return self._done[-1] if self._done else None
+
+    def errors(self) -> list[str]:
+        with self._lock:
+            return list(self._errors)
+
+    def _run(self) -> None:
+        number, next_at = 0, time.monotonic()
+        while not self._stop.is_set():
+            path = self.directory / f"{number:03d}"
+            started = time.monotonic()
+            try:
+                self.take(path)
+            except Exception as exc:  # a failed backup is reported; the schedule goes on, as cron's would
+                with self._lock:
+                    self._errors.append(f"{path.name}: {type(exc).__name__}: {exc}")
+            else:
+                with self._lock:
+                    self._done.append(path)
+                if self.timeline is not None:
+                    self.timeline.mark("backup_taken", mono=started, backup=path.name,
+                                       duration_s=round(time.monotonic() - started, 3))  # fmt: skip
+            number += 1
+            next_at += self.interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))

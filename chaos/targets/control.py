@@ -1,0 +1,160 @@
+"""Operate a running sandbox from another process: a loopback HTTP API in the daemon, and a Target client.
+
+The daemon of `drill sandbox up` owns the stack's processes; `drill restore`,
+`drill recover` and a person at a terminal act on it through this API, with
+the same Target operations a drill uses in-process.
+
+    GET  /status                       replicas, endpoints
+    POST /kill  {component, replica?, signal?}
+    POST /stop  {component}
+    POST /start {component, fresh_data?}
+    POST /scale {component, replicas}
+    GET  /data-files?component=NAME     GET /data-dir?component=NAME
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from dataclasses import asdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from chaos.errors import ChaosError, ComponentError
+from chaos.targets.base import Endpoints, ReplicaStatus
+
+if TYPE_CHECKING:
+    from chaos.targets.local import LocalTarget
+
+__all__ = ["SandboxClient", "serve_control"]
+
+SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM}
+
+
+def serve_control(target: LocalTarget) -> ThreadingHTTPServer:
+    """Start the control API on a free loopback port, in a background thread."""
+    lock = threading.Lock()  # one operation at a time, as in a drill
+
+    def act(path: str, body: dict[str, Any]) -> Any:
+        with lock:
+            return _act(path, body)
+
+    def _act(path: str, body: dict[str, Any]) -> Any:
+        component = str(body.get("component", ""))
+        if path == "/kill":
+            sig = SIGNALS.get(str(body.get("signal", "SIGKILL")), signal.SIGKILL)
+            return {"pids": target.kill(component, body.get("replica"), sig)}
+        if path == "/stop":
+            target.stop(component)
+            return {}
+        if path == "/start":
+            target.start_component(component, fresh_data=bool(body.get("fresh_data", False)))
+            return {}
+        if path == "/scale":
+            target.scale(component, int(body["replicas"]))
+            return {}
+        raise KeyError(path)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, data: Any) -> None:
+            payload = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            try:
+                if url.path == "/status":
+                    self._reply(200, {"replicas": [asdict(row) for row in target.status()],
+                                      "endpoints": target.endpoints.to_json()})  # fmt: skip
+                elif url.path == "/data-files":
+                    component = parse_qs(url.query).get("component", [""])[0]
+                    self._reply(200, {"files": [str(path) for path in target.data_files(component)]})
+                elif url.path == "/data-dir":
+                    component = parse_qs(url.query).get("component", [""])[0]
+                    self._reply(200, {"dir": str(target.data_dir(component))})
+                else:
+                    self._reply(404, {"error": f"no route {url.path}"})
+            except ChaosError as exc:
+                self._reply(409, {"error": str(exc)})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+                self._reply(200, act(urlsplit(self.path).path, body))
+            except KeyError:
+                self._reply(404, {"error": f"no route {self.path}"})
+            except (ChaosError, ValueError, TypeError) as exc:
+                self._reply(409, {"error": str(exc)})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="sandbox-control", daemon=True).start()
+    return server
+
+
+class SandboxClient:
+    """The Target protocol over a sandbox daemon's control API."""
+
+    def __init__(self, control: str, description: str = "sandbox daemon") -> None:
+        self.control = control.rstrip("/")
+        self.description = f"{description} ({self.control})"
+        self._http = httpx.Client(base_url=self.control, timeout=120)
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            response = self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise ComponentError(f"sandbox control API {self.control} unreachable: {exc!r}") from exc
+        data = response.json()
+        if response.status_code != 200:
+            raise ComponentError(f"{method} {path} on the sandbox: {data.get('error', response.text)}")
+        return data
+
+    @property
+    def endpoints(self) -> Endpoints:
+        data = dict(self._call("GET", "/status")["endpoints"])
+        data["apps"] = tuple(data["apps"])
+        return Endpoints(**data)
+
+    def start(self) -> None:
+        """The daemon started the stack; nothing to do."""
+
+    def close(self) -> None:
+        self._http.close()
+
+    def kill(self, component: str, replica: int | None = None, sig: int = signal.SIGKILL) -> list[int]:
+        name = next((key for key, value in SIGNALS.items() if value == sig), "SIGKILL")
+        return list(self._call("POST", "/kill", {"component": component, "replica": replica, "signal": name})["pids"])
+
+    def stop(self, component: str) -> None:
+        self._call("POST", "/stop", {"component": component})
+
+    def start_component(self, component: str, *, fresh_data: bool = False) -> None:
+        self._call("POST", "/start", {"component": component, "fresh_data": fresh_data})
+
+    def scale(self, component: str, replicas: int) -> None:
+        self._call("POST", "/scale", {"component": component, "replicas": replicas})
+
+    def status(self) -> list[ReplicaStatus]:
+        return [ReplicaStatus(**row) for row in self._call("GET", "/status")["replicas"]]
+
+    def data_files(self, component: str) -> list[Path]:
+        return [Path(p) for p in self._call("GET", f"/data-files?component={component}")["files"]]
+
+    def data_dir(self, component: str) -> Path:
+        return Path(self._call("GET", f"/data-dir?component={component}")["dir"])
