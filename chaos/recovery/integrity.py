@@ -26,7 +26,7 @@ class IntegrityReport:
 
 
 def verify_data_integrity(uri: str, database: str, manifest: BackupManifest | None = None) -> IntegrityReport:
-    """Required fields present, every event's user exists, counts at least the manifest's."""
+    """Required fields present and strings, every event's user exists, counts at least the manifest's."""
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
     try:
         db = client[database]
@@ -37,6 +37,9 @@ def verify_data_integrity(uri: str, database: str, manifest: BackupManifest | No
                 missing = db[name].count_documents({field_name: {"$exists": False}})
                 if missing:
                     problems.append(f"{database}.{name}: {missing} documents lack {field_name!r}")
+                mistyped = db[name].count_documents({field_name: {"$exists": True, "$not": {"$type": "string"}}})
+                if mistyped:
+                    problems.append(f"{database}.{name}: {mistyped} documents have a non-string {field_name!r}")
         user_ids = {doc["_id"] for doc in db.users.find({}, {"_id": 1})}
         orphans = {doc["user_id"] for doc in db.events.find({}, {"user_id": 1})} - user_ids
         if orphans:

@@ -144,3 +144,16 @@ def test_a_100k_document_round_trip_preserves_every_document(sandbox: LocalTarge
     after = _document_hashes(sandbox)
     assert len(after) == 100_000
     assert after == before
+
+
+def test_integrity_finds_missing_and_mistyped_fields_and_orphans(sandbox: LocalTarget) -> None:
+    _fill(sandbox)
+    db = _db(sandbox)
+    db.users.update_one({"_id": "u1"}, {"$set": {"email": 42}})
+    db.users.update_one({"_id": "u2"}, {"$unset": {"name": ""}})
+    db.events.insert_one({"_id": "orphan", "user_id": "ghost", "title": "t", "start": "s", "end": "e"})
+    report = verify_data_integrity(sandbox.endpoints.mongodb_uri, "calendar")
+    assert not report.ok
+    assert "calendar.users: 1 documents have a non-string 'email'" in report.problems
+    assert "calendar.users: 1 documents lack 'name'" in report.problems
+    assert any("reference 1 missing users" in problem for problem in report.problems)
