@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
+    from chaos.targets.local import LocalTarget
 
 
 def _run_id() -> str:
@@ -81,3 +82,12 @@ def writers_running(target: Target, drill: DrillRecord, nouns: str) -> Iterator[
         name = f"ack-log-{data_class}.jsonl"
         writer.save(drill.evidence_dir / name)
         drill.evidence.append(name)
+
+
+PERSISTENCE = parsers.parse("Redis persists with {mode}")
+
+
+@given(planned(PERSISTENCE, lambda a, c: f"SET-UP switch Redis to {a['mode']} persistence (CONFIG SET; kept "
+                                         "across restarts)"))  # fmt: skip
+def redis_persists(target: LocalTarget, mode: str) -> None:
+    target.set_redis_persistence(mode)

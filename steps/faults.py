@@ -6,6 +6,7 @@ cannot say anything about a recovery from a fault that did not happen.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -52,6 +53,17 @@ def _held(fault: Fault, drill: DrillRecord) -> Iterator[Fault]:
         fault.revert()
 
 
+def _held_for(fault: Fault, drill: DrillRecord, seconds: float) -> Iterator[Fault]:
+    """Hold the fault for ``seconds`` inside the step, revert it, and mark when it ended."""
+    inject(fault, drill)
+    try:
+        time.sleep(seconds)
+    finally:
+        fault.revert()
+    drill.timeline.mark("fault_reverted", fault=fault.kind)
+    yield fault
+
+
 # -- processes ------------------------------------------------------------------------------------------
 STORE_KILLED = parsers.parse("the {store} server is killed")
 
@@ -83,7 +95,7 @@ def _describe_replicas(args: dict[str, str], context: object) -> str:
             f"{target.blast_radius.max_replicas} replicas / {target.blast_radius.max_fraction:.0%}")  # fmt: skip
 
 
-@when(planned(REPLICAS_KILLED, _describe_replicas))
+@when(planned(REPLICAS_KILLED, _describe_replicas), target_fixture="fault")
 def replicas_killed(
     target: LocalTarget, drill: DrillRecord, ledger: Ledger, target_config: TargetConfig,
     which: str, percent: str | None, signal: str | None,
@@ -106,21 +118,32 @@ def _describe_cut(args: dict[str, str], context: object) -> str:
 def link_cut(
     target: LocalTarget, drill: DrillRecord, ledger: Ledger, link: str, seconds: str | None
 ) -> Iterator[Fault]:
-    duration = float(seconds) if seconds else None
-    yield from _held(Partition(target.endpoints.toxiproxy_api, LINKS[link], ledger=ledger, duration=duration), drill)
+    fault = Partition(target.endpoints.toxiproxy_api, LINKS[link], ledger=ledger)
+    if seconds:
+        yield from _held_for(fault, drill, float(seconds))
+    else:
+        yield from _held(fault, drill)
 
 
-LINK_SLOW = parsers.parse("the link to {link} is slowed by {latency:d} ms with {jitter:d} ms of jitter")
+LINK_SLOW = parsers.re(
+    r"the link to (?P<link>MongoDB|Redis) is slowed by (?P<latency>\d+) ms with (?P<jitter>\d+) ms of jitter"
+    r"(?: for (?P<seconds>[\d.]+) seconds)?"
+)
 
 
 @when(planned(LINK_SLOW, lambda a, c: f"FAULT latency toxic on the link to {a['link']}: {a['latency']} ms "
-                                      f"± {a['jitter']} ms, both directions; read back from Toxiproxy"))  # fmt: skip
+                                      f"± {a['jitter']} ms, both directions"
+                                      f"{' for ' + a['seconds'] + 's' if a.get('seconds') else ''}; "
+                                      "read back from Toxiproxy"))  # fmt: skip
 def link_slowed(
-    target: LocalTarget, drill: DrillRecord, ledger: Ledger, link: str, latency: int, jitter: int
+    target: LocalTarget, drill: DrillRecord, ledger: Ledger, link: str, latency: str, jitter: str, seconds: str | None
 ) -> Iterator[Fault]:
-    fault = Toxic(target.endpoints.toxiproxy_api, LINKS[link], "latency", {"latency": latency, "jitter": jitter},
-                  stream="both", ledger=ledger)  # fmt: skip
-    yield from _held(fault, drill)
+    attributes = {"latency": int(latency), "jitter": int(jitter)}
+    fault = Toxic(target.endpoints.toxiproxy_api, LINKS[link], "latency", attributes, stream="both", ledger=ledger)
+    if seconds:
+        yield from _held_for(fault, drill, float(seconds))
+    else:
+        yield from _held(fault, drill)
 
 
 LINK_HANGS = parsers.parse("the link to {link} stops answering")

@@ -14,10 +14,13 @@ from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
 from chaos.measure.rto import RtoMeasurement, measure_rto, outage_windows, rto_phases
 from chaos.measure.verdict import Verdict, worst
+from chaos.report.record import Judgement
+from chaos.watch import BLIP_RUN
 from fixtures.dry_run import PlanContext, planned
 
 if TYPE_CHECKING:
     from chaos.config import Budgets
+    from chaos.faults import Kill
     from chaos.measure.probe import Prober
     from chaos.measure.workload import Writer
     from chaos.report.record import DrillRecord
@@ -115,3 +118,83 @@ def data_loss_within_budgets(target: Target, writers: dict[str, Writer], drill: 
             drill.rpo[data_class] = DataLossMeasurement.inconclusive(data_class, writer.log(), budget, reason)
     verdict = worst(loss.verdict for loss in drill.rpo.values())
     _judge(verdict, "; ".join(f"{name}: {loss.reason}" for name, loss in drill.rpo.items()))
+
+
+NOTHING_LOST = parsers.parse("no acknowledged write is lost")
+LATENCY = parsers.parse("the service stayed up, answering health checks within {ms:d} ms at the 95th percentile")
+# "Stayed up": no probe stream failed more than BLIP_RUN times in a row — a lone slow answer on a
+# loaded 2-core machine is not an outage (see chaos.watch).
+OTHERS_SERVE = parsers.parse("the other replicas kept answering throughout")
+SESSIONS_BOUND = parsers.parse("the acknowledged sessions lost reach back at most {bound:g} seconds")
+
+
+@then(planned(NOTHING_LOST, lambda a, c: "CHECK read every tracked write back: none acknowledged is missing, "
+                                         "none corrupted, duplicated or unexpected"))  # fmt: skip
+def nothing_lost(target: Target, writers: dict[str, Writer], drill: DrillRecord, budgets: Budgets) -> None:
+    for writer in writers.values():
+        writer.stop()
+    for data_class, writer in writers.items():
+        drill.rpo[data_class] = _account(target, writer, drill, 0.0)
+    lost = {name: loss.lost for name, loss in drill.rpo.items() if loss.lost}
+    verdict = worst(loss.verdict for loss in drill.rpo.values())
+    _judge(verdict, "; ".join(f"{name}: {loss.reason}" for name, loss in drill.rpo.items()))
+    assert not lost, f"acknowledged writes lost: {lost}"
+
+
+def _fault_window(drill: DrillRecord) -> tuple[float, float]:
+    start, end = drill.timeline.first("fault_injected"), drill.timeline.first("fault_reverted")
+    assert start is not None, "no fault was injected"
+    assert end is not None, "the fault has not ended; give it a duration (`for N seconds`)"
+    return start.mono, end.mono
+
+
+@then(planned(LATENCY, lambda a, c: f"CHECK while the fault lasted: no stream down (more than {BLIP_RUN} failed "
+                                    f"probes in a row), health p95 <= {a['ms']} ms"))  # fmt: skip
+def latency_budget(prober: Prober, drill: DrillRecord, ms: int) -> None:
+    start, end = _fault_window(drill)
+    during = [sample for sample in prober.samples() if start <= sample.mono <= end]
+    failed = [sample for sample in during if not sample.ok]
+    longest = max((window.failed_samples for window in outage_windows(during)), default=0)
+    health = sorted(sample.latency_s for sample in during if sample.check == "health" and sample.ok)
+    if not health:
+        verdict, reason = Verdict.UNKNOWN, "no health probe answered while the fault lasted"
+    else:
+        p95 = health[min(len(health) - 1, int(0.95 * len(health)))] * 1000
+        ok = longest <= BLIP_RUN and p95 <= ms
+        verdict = Verdict.PASSED if ok else Verdict.FAILED
+        reason = (f"{len(failed)} of {len(during)} probes failed, at most {longest} in a row; health p95 "
+                  f"{p95:.1f} ms (budget {ms} ms)")  # fmt: skip
+    drill.judgements.append(Judgement("latency budget", verdict, reason))
+    _judge(verdict, reason)
+
+
+def _describe_others(args: dict[str, Any], context: PlanContext) -> str:
+    return (f"CHECK from the fault until recovery was confirmed, the replicas not killed answered "
+            f"(no more than {BLIP_RUN} slow probes in a row)")  # fmt: skip
+
+
+@then(planned(OTHERS_SERVE, _describe_others))
+def others_keep_serving(prober: Prober, drill: DrillRecord, fault: Kill) -> None:
+    start = drill.timeline.first("fault_injected")
+    assert start is not None, "no fault was injected"
+    stable = drill.rto.stable_at if drill.rto is not None and drill.rto.stable_at is not None else None
+    assert stable is not None, "recovery was not confirmed: nothing to check the other replicas over"
+    killed = {prober.urls[index] for index in fault.killed if index is not None}
+    survivors = [url for url in prober.urls if url not in killed]
+    samples = [s for s in prober.samples() if start.mono <= s.mono <= stable and s.target in survivors]
+    runs = [w.failed_samples for w in outage_windows(samples)]
+    longest = max(runs, default=0)
+    ok = bool(survivors) and bool(samples) and longest <= BLIP_RUN
+    reason = (f"{len(survivors)} replicas not killed; longest run of failed probes among them: {longest} "
+              f"over {len(samples)} probes")  # fmt: skip
+    drill.judgements.append(Judgement("others keep serving", Verdict.PASSED if ok else Verdict.FAILED, reason))
+    assert ok, reason
+
+
+@then(planned(SESSIONS_BOUND, lambda a, c: f"CHECK sessions read back from Redis: data-loss window <= {a['bound']:g}s"))
+def sessions_loss_bounded(target: Target, writers: dict[str, Writer], drill: DrillRecord, bound: float) -> None:
+    writer = writers["sessions"]
+    writer.stop()
+    loss = _account(target, writer, drill, bound)
+    drill.rpo["sessions"] = loss
+    _judge(loss.verdict, loss.reason)

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pytest_bdd import given, parsers, when
+from pytest_bdd import given, parsers, then, when
 
+from chaos.measure.rto import RtoMeasurement
+from chaos.measure.verdict import Verdict
+from chaos.recovery.config_backup import new_key
+from chaos.recovery.integrity import verify_data_integrity
 from chaos.recovery.mongo import BackupManifest, backup_mongodb
-from chaos.recovery.runbooks import recover_mongodb_from_backup
+from chaos.recovery.procedures import Check, backup_all, test_mongodb_restore, test_redis_restore, verify_backups
+from chaos.recovery.runbooks import Runbook, recover_mongodb_from_backup
 from chaos.recovery.schedule import BackupScheduler, interval_for_rpo
+from chaos.report.record import Judgement
 from chaos.wait import wait_for
 from fixtures.dry_run import PlanContext, planned
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from chaos.config import Budgets
     from chaos.report.record import DrillRecord
@@ -39,7 +46,8 @@ def mongodb_backup(target: Target, drill: DrillRecord) -> BackupManifest:
 
 @when(
     planned(RESTORE, lambda a, c: "RECOVERY (plan: MongoDB Recovery) scale app to 0; start MongoDB on an empty data "
-                                  "directory; verify and restore the backup; verify data integrity; scale app back")
+                                  "directory if it is down; verify and restore the backup; verify data integrity; "
+                                  "scale app back")
 )  # fmt: skip
 def mongodb_recovery(target: Target, drill: DrillRecord, mongodb_backup: BackupManifest, replicas: int) -> None:
     recover_mongodb_from_backup(
@@ -82,3 +90,96 @@ def recovery_from_schedule(target: Target, drill: DrillRecord, backup_schedule: 
     drill.timeline.mark("backup_chosen", backup=latest.name)
     recover_mongodb_from_backup(target, latest, database=target.endpoints.database, replicas=replicas,
                                 timeline=drill.timeline, steps=drill.recovery_steps)  # fmt: skip
+
+
+REDIS_RESTART = parsers.parse("the Redis server is restarted on its own data")
+FULL_BACKUP = parsers.parse("every backup is taken")
+BACKUPS_VERIFY = parsers.parse("every backup verifies")
+MONGO_TEST_RESTORE = parsers.parse("a test restore into a scratch database matches the backup document for document")
+REDIS_TEST_RESTORE = parsers.parse("a test restore of the Redis snapshot loads every key")
+CORRUPTION_FOUND = parsers.parse("verify-data-integrity reports the corruption")
+INTACT = parsers.parse("the data is intact again within the {component} RTO")
+
+
+@when(planned(REDIS_RESTART, lambda a, c: "RECOVERY start redis-server on its data directory (AOF or RDB), "
+                                          "as a restarted pod with its volume"))  # fmt: skip
+def redis_restarted(target: Target, drill: DrillRecord) -> None:
+    runbook = Runbook(drill.timeline, drill.recovery_steps)
+    drill.timeline.mark("recovery_started", procedure="redis-restart")
+    try:
+        runbook.step("start Redis on its own data", lambda: target.start_component("redis"))
+    finally:
+        drill.timeline.mark("recovery_finished", ok=all(step.ok for step in runbook.steps))
+
+
+@when(planned(FULL_BACKUP, lambda a, c: "BACKUP backup-all: MongoDB (raw BSON + manifest), Redis (RDB over SYNC), "
+                                        "configuration with encrypted secrets"),
+      target_fixture="full_backup")  # fmt: skip
+def every_backup_taken(target: Target, drill: DrillRecord) -> Path:
+    output = drill.evidence_dir / "backup-all"
+    backup_all(target.endpoints, output, key=drill_key())
+    drill.timeline.mark("backup_taken", backup="backup-all")
+    drill.evidence.append("backup-all/manifest.json")
+    return output
+
+
+def drill_key() -> str:
+    """The drill's own key for configuration secrets: made per run, never stored."""
+    return _DRILL_KEY
+
+
+_DRILL_KEY = new_key()
+
+
+def _judge(drill: DrillRecord, name: str, check: Check) -> None:
+    verdict = Verdict.PASSED if check.ok else Verdict.FAILED
+    reason = "; ".join(check.problems) if check.problems else "; ".join(check.findings)
+    drill.judgements.append(Judgement(name, verdict, reason))
+    assert check.ok, f"{name}: {reason}"
+
+
+@then(planned(BACKUPS_VERIFY, lambda a, c: "CHECK verify-backups: hashes, counts, redis-check-rdb, secrets decrypt"))
+def backups_verify(full_backup: Path, drill: DrillRecord) -> None:
+    _judge(drill, "backups verified", verify_backups(full_backup, key=drill_key()))
+
+
+@then(planned(MONGO_TEST_RESTORE, lambda a, c: "CHECK test-mongodb-restore: restore into a scratch database, "
+                                               "compare every document with the backup, drop the scratch"))  # fmt: skip
+def mongodb_test_restore(full_backup: Path, target: Target, drill: DrillRecord) -> None:
+    _judge(drill, "MongoDB test restore", test_mongodb_restore(full_backup / "mongodb", target.endpoints.mongodb_uri))
+
+
+@then(planned(REDIS_TEST_RESTORE, lambda a, c: "CHECK test-redis-restore: load the RDB in a scratch redis-server "
+                                               "and count its keys"))  # fmt: skip
+def redis_test_restore(full_backup: Path, drill: DrillRecord) -> None:
+    _judge(drill, "Redis test restore", test_redis_restore(full_backup / "redis"))
+
+
+@then(planned(CORRUPTION_FOUND, lambda a, c: "CHECK verify-data-integrity finds the corrupted documents"))
+def corruption_found(target: Target, drill: DrillRecord) -> None:
+    report = verify_data_integrity(target.endpoints.mongodb_uri, target.endpoints.database)
+    found = not report.ok
+    reason = "; ".join(report.problems) if found else "the integrity check found nothing wrong"
+    drill.judgements.append(Judgement("corruption detected", Verdict.PASSED if found else Verdict.FAILED, reason))
+    drill.timeline.mark("corruption_detected", problems=len(report.problems))
+    assert found, reason
+
+
+@then(planned(INTACT, lambda a, c: f"CHECK the integrity check passes again; fault -> end of recovery within the "
+                                   f"{a['component']} budget"))  # fmt: skip
+def data_intact_within_rto(target: Target, drill: DrillRecord, budgets: Budgets, component: str) -> None:
+    key = component.strip().lower().replace(" ", "_")
+    fault, finished = drill.timeline.first("fault_injected"), drill.timeline.first("recovery_finished")
+    assert fault is not None, "no fault was injected"
+    assert finished is not None, "the recovery procedure did not finish"
+    report = verify_data_integrity(target.endpoints.mongodb_uri, target.endpoints.database)
+    budget = budgets.rto_for(key)
+    measured = finished.mono - fault.mono
+    if not report.ok:
+        verdict, reason = Verdict.FAILED, "integrity still broken: " + "; ".join(report.problems)
+    else:
+        verdict = Verdict.PASSED if measured <= budget else Verdict.FAILED
+        reason = f"integrity restored {measured:.2f}s after the fault (budget {budget:g}s)"
+    drill.rto = RtoMeasurement(key, fault.mono, None, None, finished.mono, finished.mono, measured, 0.0, budget,
+                               verdict, reason, {"recovery_finished": measured})  # fmt: skip
+    assert verdict is Verdict.PASSED, reason

@@ -44,7 +44,7 @@ def verify_data_integrity(uri: str, database: str, manifest: BackupManifest | No
         orphans = {doc["user_id"] for doc in db.events.find({}, {"user_id": 1})} - user_ids
         if orphans:
             problems.append(f"{database}.events: events reference {len(orphans)} missing users, "
-                            f"e.g. {sorted(orphans)[:3]}")  # fmt: skip
+                            f"e.g. {sorted(orphans, key=repr)[:3]}")  # fmt: skip
         if manifest is not None:
             for name, entry in manifest.collections.items():
                 found = db[name].count_documents({})

@@ -193,6 +193,10 @@ def restore_mongodb(backup_dir: Path, uri: str, database: str | None = None) -> 
     client = _client(uri)
     try:
         db = client[target]
+        # The database is brought to the backup's state: a collection the backup does not
+        # have (created, or corrupted, since) goes too.
+        for name in set(db.list_collection_names()) - set(manifest.collections):
+            db.drop_collection(name)
         for name, entry in manifest.collections.items():
             db.drop_collection(name)
             collection = cast("Collection[RawBSONDocument]", db.get_collection(name, codec_options=RAW))

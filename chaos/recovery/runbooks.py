@@ -58,16 +58,23 @@ def recover_mongodb_from_backup(
 ) -> list[RecoveryStep]:
     """The plan's "MongoDB Recovery": stop the app, restore, verify, start the app.
 
-    MongoDB is started on an empty data directory first: the procedure covers a
-    database whose data is gone, not one that would come back by restarting.
+    A MongoDB that is down is started on an empty data directory: the procedure
+    covers a database whose data is gone, not one that would come back by
+    restarting. One that is up (corrupted data) has its collections replaced.
     Each step is appended to ``steps`` as it ends, so a failed run keeps its record.
     """
     runbook = Runbook(timeline, steps if steps is not None else [])
     timeline.mark("recovery_started", procedure="mongodb-restore", backup=str(backup_dir))
     try:
         runbook.step("scale app to 0", lambda: target.scale("app", 0))
-        runbook.step("start MongoDB on an empty data directory",
-                     lambda: target.start_component("mongodb", fresh_data=True))  # fmt: skip
+
+        def ensure_mongodb() -> str:
+            if any(row.running for row in target.status() if row.component == "mongodb"):
+                return "running: the backup replaces its collections in place"
+            target.start_component("mongodb", fresh_data=True)
+            return "was down: started on an empty data directory"
+
+        runbook.step("start MongoDB on an empty data directory if it is down", ensure_mongodb)
 
         def restore() -> str:
             manifest = restore_mongodb(backup_dir, target.endpoints.mongodb_uri, database)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from chaos.measure.data_loss import DataLossMeasurement
     from chaos.measure.rto import OutageWindow, RtoMeasurement
 
-__all__ = ["DrillRecord", "RecoveryStep"]
+__all__ = ["DrillRecord", "Judgement", "RecoveryStep"]
 
 # Timeline events every report carries, in this order, when they were observed.
 KEY_EVENTS = ("fault_injected", "first_failed_probe", "recovery_started", "recovery_finished", "stable")
@@ -27,6 +27,18 @@ class RecoveryStep:
     duration_s: float
     ok: bool
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A check other than RTO and RPO: a latency budget, availability, integrity, a test restore."""
+
+    name: str
+    verdict: Verdict
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "verdict": self.verdict.value, "reason": self.reason}
 
 
 @dataclass
@@ -42,6 +54,7 @@ class DrillRecord:
     rto: RtoMeasurement | None = None
     rpo: dict[str, DataLossMeasurement] = field(default_factory=dict)
     outages: list[OutageWindow] = field(default_factory=list)
+    judgements: list[Judgement] = field(default_factory=list)
     recovery_steps: list[RecoveryStep] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -56,7 +69,11 @@ class DrillRecord:
         is ``unknown``: it neither proves nor disproves the plan.
         """
         verdicts = [measurement.verdict for measurement in self.rpo.values()]
-        verdicts.append(self.rto.verdict if self.rto is not None else Verdict.UNKNOWN)
+        verdicts += [judgement.verdict for judgement in self.judgements]
+        if self.rto is not None:
+            verdicts.append(self.rto.verdict)
+        if not verdicts:
+            verdicts.append(Verdict.UNKNOWN)  # nothing was measured: nothing is proven
         if any(not step.ok for step in self.recovery_steps):
             verdicts.append(Verdict.FAILED)
         if self.outcome != "passed":
@@ -77,6 +94,7 @@ class DrillRecord:
                                                         "verdict": "unknown", "reason": "not measured"},
             "rpo": {name: measurement.to_json() for name, measurement in self.rpo.items()},
             "outages": [window.to_json() for window in self.outages],
+            "judgements": [judgement.to_json() for judgement in self.judgements],
             "recovery_steps": [
                 {"name": step.name, "started_at": step.started_at, "duration_s": round(step.duration_s, 3),
                  "ok": step.ok, "detail": step.detail}

@@ -33,10 +33,13 @@ def format_table(scenarios: list[dict[str, Any]]) -> list[str]:
     for scenario in scenarios:
         rto = scenario["rto"]
         lines.append(f"{scenario['verdict'].upper():8} {scenario['name']}  [{scenario['budget_profile']} budgets]")
-        lines.append(
-            f"         RTO {_seconds(rto['measured_s'])} ± {_seconds(rto.get('resolution_s'))} "
-            f"(budget {_seconds(rto['budget_s'])}) {rto['verdict']}"
-        )
+        if rto["budget_s"] is not None:
+            lines.append(
+                f"         RTO {_seconds(rto['measured_s'])} ± {_seconds(rto.get('resolution_s'))} "
+                f"(budget {_seconds(rto['budget_s'])}) {rto['verdict']}"
+            )
+        for judgement in scenario.get("judgements", []):
+            lines.append(f"         {judgement['name']}: {judgement['reason']} {judgement['verdict']}")
         phases = rto.get("phases") or {}
         if phases:
             seen = ", ".join(f"{name} +{value:.2f}s" for name, value in phases.items() if value is not None)

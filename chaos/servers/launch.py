@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NOT_READY",
+    "REDIS_PERSISTENCE",
     "app_spec",
     "free_port",
     "http_answers",
@@ -71,15 +72,24 @@ def mongo_spec(name: str, port: int, data_dir: Path, log_path: Path) -> ProcessS
     return ProcessSpec(name, argv, log_path)
 
 
-def redis_spec(name: str, port: int, data_dir: Path, log_path: Path) -> ProcessSpec:
+# Redis persistence modes: none (a pure cache), an append-only file synced every
+# second, or a snapshot every second while anything changed.
+REDIS_PERSISTENCE: dict[str, dict[str, str]] = {
+    "none": {"save": "", "appendonly": "no"},
+    "aof": {"save": "", "appendonly": "yes", "appendfsync": "everysec"},
+    "snapshot": {"save": "1 1", "appendonly": "no"},
+}
+
+
+def redis_spec(name: str, port: int, data_dir: Path, log_path: Path, persistence: str = "none") -> ProcessSpec:
     data_dir.mkdir(parents=True, exist_ok=True)
+    settings = [arg for key, value in REDIS_PERSISTENCE[persistence].items() for arg in (f"--{key}", value)]
     argv = (
         str(find_tool(REDIS_SERVER)),
         "--port", str(port),
         "--bind", HOST,
         "--dir", str(data_dir),
-        "--save", "",
-        "--appendonly", "no",
+        *settings,
         "--daemonize", "no",
     )  # fmt: skip
     return ProcessSpec(name, argv, log_path)

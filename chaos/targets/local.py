@@ -16,6 +16,8 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
+import redis
+
 from chaos.errors import ComponentError, StartupError, WaitTimeoutError
 from chaos.servers import launch
 from chaos.servers.process import ManagedProcess, ProcessSpec
@@ -61,6 +63,7 @@ class LocalTarget:
         self._app_ports: list[int] = []
         self._singletons: dict[str, ManagedProcess] = {}
         self._mongo_generation = 0
+        self.redis_persistence = "none"
         self._apps: ReplicaSet | None = None
         self._record: RunRecord | None = None
         self._toxiproxy: ToxiproxyClient | None = None
@@ -148,7 +151,8 @@ class LocalTarget:
             return launch.mongo_spec(component, port, data, self._log(component)), lambda: launch.mongo_ready(uri)
         if component == "redis":
             url = f"redis://{HOST}:{port}/0"
-            spec = launch.redis_spec(component, port, self.run_dir / "redis", self._log(component))
+            spec = launch.redis_spec(component, port, self.run_dir / "redis", self._log(component),
+                                     self.redis_persistence)  # fmt: skip
             return spec, lambda: launch.redis_ready(url)
         api = f"http://{HOST}:{port}"
         return launch.toxiproxy_spec(component, port, self._log(component)), lambda: launch.toxiproxy_ready(api)
@@ -248,6 +252,25 @@ class LocalTarget:
         if self._apps is None:
             raise ComponentError("the app is not running: start the target first")
         return self._apps
+
+    def set_redis_persistence(self, mode: str) -> None:
+        """Switch the running Redis to ``mode`` (none, aof, snapshot); a restart keeps it."""
+        if mode not in launch.REDIS_PERSISTENCE:
+            raise ComponentError(f"Redis persistence {mode!r}: expected one of {', '.join(launch.REDIS_PERSISTENCE)}")
+        self.redis_persistence = mode
+        client = redis.Redis.from_url(self.endpoints.redis_url, socket_timeout=10)
+        try:
+            for key, value in launch.REDIS_PERSISTENCE[mode].items():
+                client.config_set(key, value)
+
+            def settled() -> bool:
+                info = client.info("persistence")
+                return not info["aof_rewrite_in_progress"] and not info["rdb_bgsave_in_progress"]
+
+            # Turning the AOF on rewrites it in the background; writes count as durable after that.
+            wait_for(settled, what="Redis to finish rewriting its append-only file", timeout=30)
+        finally:
+            client.close()
 
     def data_dir(self, component: str) -> Path:
         """Where a data store keeps its data now."""

@@ -157,3 +157,13 @@ def test_integrity_finds_missing_and_mistyped_fields_and_orphans(sandbox: LocalT
     assert "calendar.users: 1 documents have a non-string 'email'" in report.problems
     assert "calendar.users: 1 documents lack 'name'" in report.problems
     assert any("reference 1 missing users" in problem for problem in report.problems)
+
+
+def test_restore_in_place_brings_the_database_to_the_backups_state(sandbox: LocalTarget, tmp_path: Path) -> None:
+    db = _db(sandbox)
+    db.users.insert_one({"_id": "u", "name": "n", "email": "e"})
+    backup_mongodb(sandbox.endpoints.mongodb_uri, "calendar", tmp_path / "backup")
+    db.events.insert_one({"_id": "garbage", "user_id": 7, "title": 8, "start": 9, "end": 10})  # created after
+    restore_mongodb(tmp_path / "backup", sandbox.endpoints.mongodb_uri)
+    assert sorted(db.list_collection_names()) == ["users"]
+    assert verify_data_integrity(sandbox.endpoints.mongodb_uri, "calendar").ok

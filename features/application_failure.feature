@@ -1,0 +1,19 @@
+Feature: Application failure
+  The DR plan's "Application Failure" scenario: application errors, pods lost.
+  A replica dies; its supervisor (a Deployment's job) replaces it while the
+  other replicas keep serving, and nothing acknowledged is lost.
+
+  @drill @application_failure
+  Scenario Outline: <which> killed with <signal> while the others keep serving
+    Given the Calendar Assistant is running with 3 replicas
+    And the prober watches every replica's health and data path
+    And writers track users and calendar events through the app
+    When <which> killed with <signal>
+    Then every replica answers 5 consecutive probes within the application RTO
+    And the other replicas kept answering throughout
+    And no acknowledged write is lost
+
+    Examples:
+      | which                 | signal  |
+      | one app replica is    | SIGKILL |
+      | one app replica is    | SIGTERM |
