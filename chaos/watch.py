@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any
 from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
 from chaos.measure.probe import Prober
-from chaos.measure.rto import Incident, OutageWindow, RtoMeasurement, incidents, measure_rto, outage_windows, rto_phases
+from chaos.measure.rto import (
+    BLIP_RUN,
+    Incident,
+    OutageWindow,
+    RtoMeasurement,
+    incidents,
+    measure_rto,
+    outage_windows,
+    rto_phases,
+)
 from chaos.measure.verdict import Verdict, worst
 from chaos.measure.workload import Workload, Writer
 
@@ -32,8 +41,6 @@ if TYPE_CHECKING:
     from chaos.targets.base import Endpoints
 
 __all__ = ["WatchReport", "watch"]
-
-BLIP_RUN = 2
 
 
 @dataclass

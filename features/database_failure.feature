@@ -28,3 +28,16 @@ Feature: Database failure
     And the MongoDB recovery procedure runs from the latest scheduled backup
     Then every replica answers 5 consecutive probes within the database RTO
     And the acknowledged writes lost are within each data class's RPO
+
+  @drill @database_failure
+  Scenario: MongoDB's data files are corrupted on disk and it is restored from the latest backup
+    Given the Calendar Assistant is running with 3 replicas
+    And the prober watches every replica's health and data path
+    And writers track users and calendar events through the app
+    When a MongoDB backup is taken
+    And the writers keep writing for 2 seconds
+    And the MongoDB server is stopped
+    And the stopped MongoDB server's data files are flipped
+    And the MongoDB recovery procedure runs from the latest backup
+    Then every replica answers 5 consecutive probes within the database RTO
+    And the acknowledged writes lost are within each data class's RPO

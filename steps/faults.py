@@ -74,6 +74,15 @@ def store_killed(target: LocalTarget, drill: DrillRecord, ledger: Ledger, store:
     yield from _held(Kill(target, STORES[store], ledger=ledger), drill)
 
 
+STORE_STOPPED = parsers.parse("the {store} server is stopped")
+
+
+@when(planned(STORE_STOPPED, lambda a, c: f"FAULT stop: SIGTERM to the {a['store']} server (1 process), "
+                                          "observed gone and refusing connections"))  # fmt: skip
+def store_stopped(target: LocalTarget, drill: DrillRecord, ledger: Ledger, store: str) -> Iterator[Fault]:
+    yield from _held(Kill(target, STORES[store], signal_name="SIGTERM", ledger=ledger), drill)
+
+
 REPLICAS_KILLED = parsers.re(
     r"(?P<which>one app replica is|all app replicas are|(?P<percent>\d+)% of the app replicas are) "
     r"killed(?: with (?P<signal>SIGKILL|SIGTERM))?"

@@ -12,10 +12,9 @@ from pytest_bdd import parsers, then, when
 
 from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
-from chaos.measure.rto import RtoMeasurement, measure_rto, outage_windows, rto_phases
+from chaos.measure.rto import BLIP_RUN, RtoMeasurement, measure_rto, outage_windows, rto_phases
 from chaos.measure.verdict import Verdict, worst
 from chaos.report.record import Judgement
-from chaos.watch import BLIP_RUN
 from fixtures.dry_run import PlanContext, planned
 
 if TYPE_CHECKING:
@@ -69,9 +68,11 @@ def recovered_within_rto(prober: Prober, drill: DrillRecord, budgets: Budgets, c
     fault = drill.timeline.first("fault_injected")
     assert fault is not None, "no fault was injected before waiting for recovery"
 
+    landed = [moment.mono for moment in drill.timeline.moments() if moment.name == "fault_observed"]
+
     def measure() -> RtoMeasurement:
         return measure_rto(prober.samples(), streams=prober.streams, fault_at=fault.mono, consecutive=count,
-                           budget_s=budget, component=key)  # fmt: skip
+                           budget_s=budget, component=key, not_before=max(landed, default=None))  # fmt: skip
 
     # Past the budget plus the time to confirm, the verdict cannot change.
     deadline = fault.mono + budget + count * prober.interval + prober.timeout

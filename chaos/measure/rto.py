@@ -9,6 +9,12 @@ gap between that first success and the failed sample before it.
 
 A failure after confirmation is a new outage (see ``outage_windows``), not a
 longer recovery; a flap before confirmation resets its stream's streak.
+
+Detection is the first failed sample of a real outage: a stream failing more
+than BLIP_RUN samples in a row. A lone slow answer on a loaded machine is not
+the fault being seen (a graceful stop may take seconds to land, and a blip
+before it must not pass for detection and recovery). Recovery is never
+confirmed before ``not_before``, the moment the fault was observed to land.
 """
 
 from __future__ import annotations
@@ -24,7 +30,18 @@ if TYPE_CHECKING:
     from chaos.measure.probe import ProbeSample
     from chaos.measure.timeline import Moment
 
-__all__ = ["Incident", "OutageWindow", "RtoMeasurement", "incidents", "measure_rto", "outage_windows", "rto_phases"]
+__all__ = [
+    "BLIP_RUN",
+    "Incident",
+    "OutageWindow",
+    "RtoMeasurement",
+    "incidents",
+    "measure_rto",
+    "outage_windows",
+    "rto_phases",
+]
+
+BLIP_RUN = 2  # failed samples in a row that a loaded machine produces without any outage
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,7 @@ def measure_rto(
     consecutive: int,
     budget_s: float,
     component: str,
+    not_before: float | None = None,
 ) -> RtoMeasurement:
     """Judge recovery from the samples taken at or after ``fault_at`` (monotonic seconds)."""
 
@@ -82,9 +100,11 @@ def measure_rto(
         return RtoMeasurement(component, fault_at, budget_s=budget_s, verdict=verdict, reason=reason, **values)
 
     after = sorted((sample for sample in samples if sample.mono >= fault_at), key=lambda sample: sample.mono)
-    first_failed = next((sample.mono for sample in after if not sample.ok), None)
+    real = [window.start for window in outage_windows(after) if window.failed_samples > BLIP_RUN]
+    first_failed = min(real) if real else next((sample.mono for sample in after if not sample.ok), None)
     if first_failed is None:
         return result(Verdict.UNKNOWN, "the prober never saw the fault: no failed probe after injection")
+    confirm_from = max(first_failed, not_before if not_before is not None else fault_at)
     streaks = {stream: _Streak() for stream in streams}
     latest_ok: dict[str, bool] = {}
     first_success: float | None = None
@@ -101,7 +121,7 @@ def measure_rto(
         if streak.length == 0:
             streak.started, streak.failed_before = sample.mono, last_failure.get(sample.stream)
         streak.length += 1
-        if sample.mono < first_failed:
+        if sample.mono < confirm_from:
             continue
         if first_success is None and len(latest_ok) == len(streams) and all(latest_ok.values()):
             first_success = sample.mono

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chaos.measure.probe import ProbeSample
-from chaos.measure.rto import RtoMeasurement, measure_rto, outage_windows, rto_phases
+from chaos.measure.rto import BLIP_RUN, RtoMeasurement, measure_rto, outage_windows, rto_phases
 from chaos.measure.timeline import Moment
 from chaos.measure.verdict import Verdict
 
@@ -99,6 +99,22 @@ def test_samples_before_the_fault_are_ignored() -> None:
     assert rto.verdict is Verdict.UNKNOWN
 
 
+def test_a_blip_before_a_slow_landing_fault_is_neither_detection_nor_recovery() -> None:
+    # A graceful stop keeps serving for a while; one slow answer comes first, the real outage later.
+    rto = measure(timeline(A, "+++-+++++++" + "-" * 20 + "+++++"))
+    assert rto.first_failed_at == pytest.approx(1.1)
+    assert rto.back_at == pytest.approx(3.1)
+
+
+def test_recovery_is_not_confirmed_before_the_fault_landed() -> None:
+    samples = timeline(A, "---++++++-----+++++")
+    early = measure(samples)
+    assert early.back_at == pytest.approx(0.3)
+    landed = measure_rto(samples, streams=(HEALTH_A,), fault_at=0.0, consecutive=3, budget_s=10.0,
+                         component="database", not_before=0.95)  # fmt: skip
+    assert landed.back_at == pytest.approx(1.4)
+
+
 def test_over_budget_fails() -> None:
     rto = measure(timeline(A, "-" * 30 + "+++"), budget=2.5)
     assert rto.measured_s == 3.0
@@ -136,7 +152,9 @@ def test_rto_properties(pattern: list[bool], consecutive: int) -> None:
     if all(pattern):
         assert rto.verdict is Verdict.UNKNOWN
         return
-    first_fail = pattern.index(False)
+    runs = [i for i in range(len(pattern)) if not any(pattern[i : i + BLIP_RUN + 1]) and len(pattern[i:]) > BLIP_RUN
+            and (i == 0 or pattern[i - 1])]  # fmt: skip
+    first_fail = runs[0] if runs else pattern.index(False)
     assert rto.first_failed_at is not None
     assert abs(rto.first_failed_at - first_fail * 0.1) < 1e-9
     if rto.back_at is None:
