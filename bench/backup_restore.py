@@ -12,6 +12,7 @@ Run: .venv/bin/python bench/backup_restore.py [--sizes 10000,100000,1000000]
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -81,7 +82,12 @@ def run(uri: str, size: int, workdir: Path) -> None:
     )
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # unwind through target.close(): no orphaned servers
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupted)
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated document counts")
     args = parser.parse_args()

@@ -14,6 +14,7 @@ Run: .venv/bin/python bench/measurement.py [--seconds 5] [--concurrency 8]
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import sys
 import tempfile
@@ -66,7 +67,12 @@ def writer_throughput(target: LocalTarget, seconds: float, concurrency: int, kee
     return acked / elapsed
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # unwind through target.close(): no orphaned servers
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupted)
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--interval", type=float, default=0.05)
