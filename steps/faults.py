@@ -14,6 +14,7 @@ from pytest_bdd import parsers, when
 
 from chaos.errors import FaultNotObservedError
 from chaos.faults import DiskCorruption, Kill, MongoCorruption, Partition, RedisCorruption, Toxic
+from chaos.targets.base import is_running
 from fixtures.dry_run import planned
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ def files_corrupted(target: LocalTarget, drill: DrillRecord, ledger: Ledger, sto
     component = STORES[store]
 
     def stopped() -> bool:
-        return not any(row.running for row in target.status() if row.component == component)
+        return not is_running(target, component)
 
     fault = DiskCorruption(target.data_files(component), "flip" if mode == "flipped" else "truncate",
                            is_stopped=stopped, ledger=ledger)  # fmt: skip

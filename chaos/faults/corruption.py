@@ -26,6 +26,7 @@ from bson import json_util
 
 from chaos.errors import ConfigError, FaultNotObservedError, SafetyError
 from chaos.faults.base import Fault
+from chaos.recovery.mongo import index_definitions, recreate_indexes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -117,9 +118,7 @@ class MongoCorruption(_Snapshotting):
             with (snapshot / "documents.jsonl").open("w") as out:
                 for doc in coll.find({"_id": {"$in": self.ids}}):
                     out.write(json_util.dumps(doc, json_options=JSON_OPTIONS) + "\n")
-            indexes = [{"name": name, "key": list(info["key"]), "unique": bool(info.get("unique", False))}
-                       for name, info in coll.index_information().items() if name != "_id_"]  # fmt: skip
-            (snapshot / "indexes.json").write_text(json.dumps(indexes))
+            (snapshot / "indexes.json").write_text(json.dumps(index_definitions(coll)))
             if self.mode == "drop":
                 coll.drop()
             elif self.mode == "delete":
@@ -164,9 +163,7 @@ class MongoCorruption(_Snapshotting):
             coll = client[self.database][self.collection]
             for doc in originals:
                 coll.replace_one({"_id": doc["_id"]}, doc, upsert=True)
-            indexes = json.loads((self._snapshot_path() / "indexes.json").read_text())
-            for index in indexes:
-                coll.create_index([tuple(pair) for pair in index["key"]], name=index["name"], unique=index["unique"])
+            recreate_indexes(coll, json.loads((self._snapshot_path() / "indexes.json").read_text()))
         finally:
             client.close()
         self._drop_snapshot()

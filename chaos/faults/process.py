@@ -19,6 +19,7 @@ from chaos.errors import ConfigError, FaultNotObservedError, SafetyError
 from chaos.faults.base import Fault
 from chaos.servers import launch
 from chaos.servers.process import pid_alive
+from chaos.targets.base import is_running
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -166,8 +167,7 @@ class Kill(Fault):
         if self.target is None or not self.killed:
             return
         if self.component != "app":
-            running = any(row.running for row in self.target.status() if row.component == self.component)
-            if not running:
+            if not is_running(self.target, self.component):
                 self.target.start_component(self.component)
             return
         deadline = time.monotonic() + COME_BACK_TIMEOUT_S

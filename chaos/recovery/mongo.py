@@ -32,7 +32,15 @@ if TYPE_CHECKING:
 
     from pymongo.collection import Collection
 
-__all__ = ["BackupManifest", "backup_mongodb", "iter_documents", "restore_mongodb", "verify_backup"]
+__all__ = [
+    "BackupManifest",
+    "backup_mongodb",
+    "index_definitions",
+    "iter_documents",
+    "recreate_indexes",
+    "restore_mongodb",
+    "verify_backup",
+]
 
 MANIFEST = "manifest.json"
 BATCH = 1000
@@ -129,10 +137,7 @@ def backup_mongodb(uri: str, database: str, output: Path) -> BackupManifest:
                         if count % BATCH == 0:
                             bar.update(BATCH)
             digest = hashing.digest
-            indexes = [
-                {"name": index_name, "key": list(info["key"]), "unique": bool(info.get("unique", False))}
-                for index_name, info in db[name].index_information().items() if index_name != "_id_"
-            ]  # fmt: skip
+            indexes = index_definitions(db[name])
             collections[name] = {"file": path.name, "count": count, "sha256": digest.hexdigest(),
                                  "indexes": indexes}  # fmt: skip
     except pymongo.errors.PyMongoError as exc:
@@ -179,6 +184,17 @@ def verify_backup(backup_dir: Path) -> BackupManifest:
     return manifest
 
 
+def index_definitions(collection: Collection[Any]) -> list[dict[str, Any]]:
+    """The collection's indexes other than ``_id_``, as plain data for a manifest or snapshot."""
+    return [{"name": name, "key": list(info["key"]), "unique": bool(info.get("unique", False))}
+            for name, info in collection.index_information().items() if name != "_id_"]  # fmt: skip
+
+
+def recreate_indexes(collection: Collection[Any], indexes: list[dict[str, Any]]) -> None:
+    for index in indexes:
+        collection.create_index([tuple(pair) for pair in index["key"]], name=index["name"], unique=index["unique"])
+
+
 def _insert(collection: Collection[RawBSONDocument], batch: list[RawBSONDocument]) -> int:
     return len(batch) if collection.insert_many(batch, ordered=False).acknowledged else 0
 
@@ -219,9 +235,7 @@ def restore_mongodb(backup_dir: Path, uri: str, database: str | None = None) -> 
                     bar.update(len(batch))
             if entry["count"] == 0:
                 db.create_collection(name)
-            for index in entry["indexes"]:
-                db[name].create_index([tuple(pair) for pair in index["key"]], name=index["name"],
-                                      unique=index["unique"])  # fmt: skip
+            recreate_indexes(db[name], entry["indexes"])
             if restored != entry["count"]:
                 raise BackupError(f"restore of {target}.{name}: {restored} documents, backup has {entry['count']}")
     except pymongo.errors.PyMongoError as exc:

@@ -28,7 +28,7 @@ from chaos.recovery.connectivity import check_connectivity
 from chaos.recovery.integrity import verify_data_integrity
 from chaos.recovery.mongo import backup_mongodb, iter_documents, restore_mongodb, verify_backup
 from chaos.recovery.redis import RDB, backup_redis, restore_redis, verify_redis_backup
-from chaos.recovery.runbooks import Runbook
+from chaos.recovery.runbooks import Runbook, ensure_mongodb
 from chaos.servers import launch
 from chaos.servers.process import ManagedProcess
 from chaos.wait import wait_for
@@ -160,13 +160,7 @@ def recover_all(
     try:
         runbook.step("scale app to 0", lambda: target.scale("app", 0))
 
-        def ensure_mongodb() -> str:
-            if any(row.running for row in target.status() if row.component == "mongodb"):
-                return "already running"
-            target.start_component("mongodb", fresh_data=True)
-            return "started on an empty data directory"
-
-        runbook.step("start MongoDB if it is down", ensure_mongodb)
+        runbook.step("start MongoDB on an empty data directory if it is down", lambda: ensure_mongodb(target))
         runbook.step("restore MongoDB", lambda: _restored(restore_mongodb(backup_dir / "mongodb",
                                                                           target.endpoints.mongodb_uri)))  # fmt: skip
         runbook.step("restore Redis", lambda: f"{restore_redis(backup_dir / 'redis', target).keys} keys")

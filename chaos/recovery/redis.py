@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import redis
 
 from chaos.errors import BackupError, BackupVerificationError
+from chaos.targets.base import is_running
 from chaos.tools import REDIS_CHECK_RDB, find_tool
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def verify_redis_backup(backup_dir: Path) -> RedisBackup:
 def restore_redis(backup_dir: Path, target: Target) -> RedisBackup:
     """Verify the backup; stop Redis, put the RDB in its data directory, start it, and count its keys."""
     backup = verify_redis_backup(backup_dir)
-    if any(row.running for row in target.status() if row.component == "redis"):
+    if is_running(target, "redis"):
         target.stop("redis")
     data_dir = target.data_dir("redis")
     for stale in ("appendonlydir", "appendonly.aof"):  # an AOF would be loaded instead of the RDB

@@ -13,6 +13,7 @@ from chaos.errors import BackupError
 from chaos.recovery.integrity import verify_data_integrity
 from chaos.recovery.mongo import restore_mongodb
 from chaos.report.record import RecoveryStep
+from chaos.targets.base import is_running
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from chaos.measure.timeline import Timeline
     from chaos.targets.base import Target
 
-__all__ = ["Runbook", "recover_mongodb_from_backup"]
+__all__ = ["Runbook", "ensure_mongodb", "recover_mongodb_from_backup"]
 
 
 class Runbook:
@@ -47,6 +48,14 @@ class Runbook:
                            duration_s=round(duration, 3), ok=ok)  # fmt: skip
 
 
+def ensure_mongodb(target: Target) -> str:
+    """Start MongoDB on an empty data directory if it is down; one that is up is restored in place."""
+    if is_running(target, "mongodb"):
+        return "running: the backup replaces its collections in place"
+    target.start_component("mongodb", fresh_data=True)
+    return "was down: started on an empty data directory"
+
+
 def recover_mongodb_from_backup(
     target: Target,
     backup_dir: Path,
@@ -68,13 +77,7 @@ def recover_mongodb_from_backup(
     try:
         runbook.step("scale app to 0", lambda: target.scale("app", 0))
 
-        def ensure_mongodb() -> str:
-            if any(row.running for row in target.status() if row.component == "mongodb"):
-                return "running: the backup replaces its collections in place"
-            target.start_component("mongodb", fresh_data=True)
-            return "was down: started on an empty data directory"
-
-        runbook.step("start MongoDB on an empty data directory if it is down", ensure_mongodb)
+        runbook.step("start MongoDB on an empty data directory if it is down", lambda: ensure_mongodb(target))
 
         def restore() -> str:
             manifest = restore_mongodb(backup_dir, target.endpoints.mongodb_uri, database)

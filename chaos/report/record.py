@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos.measure.timeline import Timeline
 from chaos.measure.verdict import Verdict, worst
+from chaos.report.checklist import checklists
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,6 +96,7 @@ class DrillRecord:
             "rpo": {name: measurement.to_json() for name, measurement in self.rpo.items()},
             "outages": [window.to_json() for window in self.outages],
             "judgements": [judgement.to_json() for judgement in self.judgements],
+            "checklists": [item.to_json() for item in checklists(self)],
             "recovery_steps": [
                 {"name": step.name, "started_at": step.started_at, "duration_s": round(step.duration_s, 3),
                  "ok": step.ok, "detail": step.detail}

@@ -38,6 +38,10 @@ def format_table(scenarios: list[dict[str, Any]]) -> list[str]:
                 f"         RTO {_seconds(rto['measured_s'])} ± {_seconds(rto.get('resolution_s'))} "
                 f"(budget {_seconds(rto['budget_s'])}) {rto['verdict']}"
             )
+        items = scenario.get("checklists", [])
+        if items:
+            ticked = sum(1 for item in items if item["ticked"])
+            lines.append(f"         Appendix A checklists: {ticked} of {len(items)} items ticked by evidence")
         for judgement in scenario.get("judgements", []):
             lines.append(f"         {judgement['name']}: {judgement['reason']} {judgement['verdict']}")
         phases = rto.get("phases") or {}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["COMPONENTS", "Endpoints", "ReplicaStatus", "Target"]
+__all__ = ["COMPONENTS", "Endpoints", "ReplicaStatus", "Target", "is_running"]
 
 COMPONENTS = ("app", "mongodb", "redis", "toxiproxy")
 
@@ -67,3 +67,8 @@ class Target(Protocol):
     def data_dir(self, component: str) -> Path: ...
 
     def data_files(self, component: str) -> list[Path]: ...
+
+
+def is_running(target: Target, component: str) -> bool:
+    """Whether any process of ``component`` is up on ``target``."""
+    return any(row.running for row in target.status() if row.component == component)
