@@ -1,7 +1,9 @@
 Feature: Application failure
   The DR plan's "Application Failure" scenario: application errors, pods lost.
   A replica dies; its supervisor (a Deployment's job) replaces it while the
-  other replicas keep serving, and nothing acknowledged is lost.
+  other replicas keep serving, and nothing acknowledged is lost. A bad release
+  fails every health check; the plan's remedy is to roll back to the previous
+  release.
 
   @drill @application_failure
   Scenario Outline: <which> killed with <signal> while the others keep serving
@@ -17,3 +19,18 @@ Feature: Application failure
       | which                 | signal  |
       | one app replica is    | SIGKILL |
       | one app replica is    | SIGTERM |
+
+  @drill @application_failure
+  Scenario Outline: A bad release that <behaviour> is rolled back
+    Given the Calendar Assistant is running with 3 replicas
+    And the prober watches every replica's health and data path
+    And writers track users and calendar events through the app
+    When a bad release 1.1.0 that <behaviour> is deployed
+    And the release is rolled back
+    Then every replica answers 5 consecutive probes within the application RTO
+    And no acknowledged write is lost
+
+    Examples:
+      | behaviour        |
+      | returns errors   |
+      | crashes at start |

@@ -12,7 +12,7 @@ Feature: Redis failure
     And writers track sessions and calendar events through the app
     When the writers keep writing for 3 seconds
     And the Redis server is killed
-    And the Redis server is restarted on its own data
+    And the Redis server is restarted on its own data after 1 seconds
     Then every replica answers 5 consecutive probes within the database RTO
     And the acknowledged sessions lost reach back at most <bound> seconds
 

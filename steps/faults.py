@@ -13,7 +13,7 @@ import pytest
 from pytest_bdd import parsers, when
 
 from chaos.errors import FaultNotObservedError
-from chaos.faults import DiskCorruption, Kill, MongoCorruption, Partition, RedisCorruption, Toxic
+from chaos.faults import BadRelease, DiskCorruption, Kill, MongoCorruption, Partition, RedisCorruption, Toxic
 from chaos.targets.base import is_running
 from fixtures.dry_run import planned
 
@@ -239,3 +239,17 @@ def files_corrupted(target: LocalTarget, drill: DrillRecord, ledger: Ledger, sto
     fault = DiskCorruption(target.data_files(component), "flip" if mode == "flipped" else "truncate",
                            is_stopped=stopped, ledger=ledger)  # fmt: skip
     yield from _held(fault, drill)
+
+
+BAD_RELEASE = parsers.re(
+    r"a bad release (?P<version>[\w.]+) that (?P<behaviour>returns errors|crashes at start) is deployed"
+)
+BEHAVIOURS = {"returns errors": "errors", "crashes at start": "crash"}
+
+
+@when(planned(BAD_RELEASE, lambda a, c: f"FAULT bad release {a['version']} that {a['behaviour']}, rolled onto every "
+                                        "replica; observed failing every health check"))  # fmt: skip
+def bad_release(
+    target: LocalTarget, drill: DrillRecord, ledger: Ledger, version: str, behaviour: str
+) -> Iterator[Fault]:
+    yield from _held(BadRelease(target, version, BEHAVIOURS[behaviour], ledger=ledger), drill)

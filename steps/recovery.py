@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from pytest_bdd import given, parsers, then, when
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from chaos.config import Budgets
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
+    from chaos.targets.local import LocalTarget
 
 
 BACKUP = parsers.parse("a MongoDB backup is taken")
@@ -92,7 +94,7 @@ def recovery_from_schedule(target: Target, drill: DrillRecord, backup_schedule: 
                                 timeline=drill.timeline, steps=drill.recovery_steps)  # fmt: skip
 
 
-REDIS_RESTART = parsers.parse("the Redis server is restarted on its own data")
+REDIS_RESTART = parsers.parse("the Redis server is restarted on its own data after {seconds:g} seconds")
 FULL_BACKUP = parsers.parse("every backup is taken")
 BACKUPS_VERIFY = parsers.parse("every backup verifies")
 MONGO_TEST_RESTORE = parsers.parse("a test restore into a scratch database matches the backup document for document")
@@ -101,9 +103,12 @@ CORRUPTION_FOUND = parsers.parse("verify-data-integrity reports the corruption")
 INTACT = parsers.parse("the data is intact again within the {component} RTO")
 
 
-@when(planned(REDIS_RESTART, lambda a, c: "RECOVERY start redis-server on its data directory (AOF or RDB), "
-                                          "as a restarted pod with its volume"))  # fmt: skip
-def redis_restarted(target: Target, drill: DrillRecord) -> None:
+@when(planned(REDIS_RESTART, lambda a, c: f"RECOVERY after {a['seconds']:g}s down, start redis-server on its data "
+                                          "directory (AOF or RDB), as a restarted pod with its volume"))  # fmt: skip
+def redis_restarted(target: Target, drill: DrillRecord, seconds: float) -> None:
+    # A restarted pod is not back in the 70 ms a local process takes: the wait keeps the
+    # outage longer than the probe interval, so the prober sees it.
+    time.sleep(seconds)
     runbook = Runbook(drill.timeline, drill.recovery_steps)
     drill.timeline.mark("recovery_started", procedure="redis-restart")
     try:
@@ -183,3 +188,17 @@ def data_intact_within_rto(target: Target, drill: DrillRecord, budgets: Budgets,
     drill.rto = RtoMeasurement(key, fault.mono, None, None, finished.mono, finished.mono, measured, 0.0, budget,
                                verdict, reason, {"recovery_finished": measured})  # fmt: skip
     assert verdict is Verdict.PASSED, reason
+
+
+ROLLBACK = parsers.parse("the release is rolled back")
+
+
+@when(planned(ROLLBACK, lambda a, c: "RECOVERY (plan: Application Failure) helm rollback: every replica back on the "
+                                     "previous release, waiting until each answers"))  # fmt: skip
+def release_rolled_back(target: LocalTarget, drill: DrillRecord) -> None:
+    runbook = Runbook(drill.timeline, drill.recovery_steps)
+    drill.timeline.mark("recovery_started", procedure="rollback")
+    try:
+        runbook.step("roll back to the previous release", lambda: f"now on {target.rollback()}")
+    finally:
+        drill.timeline.mark("recovery_finished", ok=all(step.ok for step in runbook.steps))

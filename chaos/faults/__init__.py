@@ -6,9 +6,11 @@ from chaos.faults.corruption import DiskCorruption, MongoCorruption, RedisCorrup
 from chaos.faults.ledger import Ledger, LedgerEntry
 from chaos.faults.network import Partition, Toxic
 from chaos.faults.process import BlastRadius, Kill
+from chaos.faults.release import BadRelease
 
 __all__ = [
     "FAULT_KINDS",
+    "BadRelease",
     "BlastRadius",
     "DiskCorruption",
     "Fault",

@@ -100,13 +100,18 @@ def toxiproxy_spec(name: str, port: int, log_path: Path) -> ProcessSpec:
     return ProcessSpec(name, argv, log_path)
 
 
-def app_spec(name: str, port: int, mongo_uri: str, redis_url: str, database: str, log_path: Path) -> ProcessSpec:
+def app_spec(
+    name: str, port: int, mongo_uri: str, redis_url: str, database: str, log_path: Path,
+    release: dict[str, str] | None = None,
+) -> ProcessSpec:  # fmt: skip
     argv = (sys.executable, "-m", "sandbox.calendar_assistant", "--host", HOST, "--port", str(port))
     env = {
         "CALENDAR_MONGODB_URI": mongo_uri,
         "CALENDAR_REDIS_URL": redis_url,
         "CALENDAR_DATABASE": database,
         "CALENDAR_REPLICA": name,
+        "CALENDAR_VERSION": (release or {}).get("version", "1.0.0"),
+        "CALENDAR_DEFECT": (release or {}).get("defect", ""),
     }
     return ProcessSpec(name, argv, log_path, env)
 

@@ -64,6 +64,7 @@ class LocalTarget:
         self._singletons: dict[str, ManagedProcess] = {}
         self._mongo_generation = 0
         self.redis_persistence = "none"
+        self._releases: list[dict[str, str]] = [{"version": "1.0.0", "defect": ""}]  # Helm-like history
         self._apps: ReplicaSet | None = None
         self._record: RunRecord | None = None
         self._toxiproxy: ToxiproxyClient | None = None
@@ -163,7 +164,7 @@ class LocalTarget:
         endpoints = self.endpoints
         return launch.app_spec(
             f"app-{index}", self._app_ports[index], endpoints.mongodb_proxy_uri,
-            endpoints.redis_proxy_url, self.database, self._log(f"app-{index}"),
+            endpoints.redis_proxy_url, self.database, self._log(f"app-{index}"), self.release,
         )  # fmt: skip
 
     def _await_ready(self, process: ManagedProcess, ready: Callable[[], bool]) -> None:
@@ -252,6 +253,33 @@ class LocalTarget:
         if self._apps is None:
             raise ComponentError("the app is not running: start the target first")
         return self._apps
+
+    @property
+    def release(self) -> dict[str, str]:
+        return dict(self._releases[-1])
+
+    def deploy(self, version: str, defect: str = "") -> None:
+        """Roll every replica onto a new release (``helm upgrade``), without waiting for readiness:
+        a release that crash-loops never gets ready, and the prober is the judge of that."""
+        self._releases.append({"version": version, "defect": defect})
+        self._restart_apps(wait=False)
+
+    def rollback(self) -> str:
+        """Back to the previous release (``helm rollback``), waiting until every replica answers."""
+        if len(self._releases) < 2:
+            raise ComponentError(f"rollback: release {self.release['version']} has no previous release")
+        self._releases.pop()
+        self._restart_apps(wait=True)
+        return self.release["version"]
+
+    def _restart_apps(self, *, wait: bool) -> None:
+        apps = self._require_apps()
+        replicas = apps.desired
+        apps.scale(0)
+        if wait:
+            self.scale("app", replicas)
+        else:
+            apps.scale(replicas)
 
     def set_redis_persistence(self, mode: str) -> None:
         """Switch the running Redis to ``mode`` (none, aof, snapshot); a restart keeps it."""

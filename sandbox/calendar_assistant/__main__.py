@@ -17,12 +17,18 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
+    version = os.environ.get("CALENDAR_VERSION", "1.0.0")
+    defect = os.environ.get("CALENDAR_DEFECT", "")
+    if defect == "crash":  # a release that dies at start-up: its replicas crash-loop
+        print(f"calendar-assistant {version}: fatal error during start-up (defect: crash)", file=sys.stderr)
+        sys.exit(3)
     store = Store(
         mongodb_uri=os.environ.get("CALENDAR_MONGODB_URI", "mongodb://127.0.0.1:27017/?directConnection=true"),
         redis_url=os.environ.get("CALENDAR_REDIS_URL", "redis://127.0.0.1:6379/0"),
         database=os.environ.get("CALENDAR_DATABASE", "calendar"),
     )
-    server = make_server(args.host, args.port, store, replica=os.environ.get("CALENDAR_REPLICA", "app"))
+    server = make_server(args.host, args.port, store, replica=os.environ.get("CALENDAR_REPLICA", "app"),
+                         version=version, failing=defect == "errors")  # fmt: skip
 
     def shut_down(signum: int, frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -144,8 +144,11 @@ def _dispatch(api: Api, method: str, path: str, raw: bytes) -> tuple[str, int, A
     return "unmatched", 404, {"error": f"no route for {method} {path}"}
 
 
-def make_server(host: str, port: int, store: Store, replica: str) -> ThreadingHTTPServer:
-    metrics = Metrics()
+def make_server(
+    host: str, port: int, store: Store, replica: str, *, version: str = "1.0.0", failing: bool = False
+) -> ThreadingHTTPServer:
+    """``failing``: a defective release that answers every request with 500."""
+    metrics = Metrics(version)
     api = Api(store, metrics, replica)
 
     class Handler(BaseHTTPRequestHandler):
@@ -162,7 +165,11 @@ def make_server(host: str, port: int, store: Store, replica: str) -> ThreadingHT
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             path = self.path.split("?", 1)[0]
-            if method == "GET" and path == "/metrics":
+            if failing and path != "/metrics":
+                template, status = "defect", 500
+                payload = json.dumps({"error": f"release {version} is defective", "replica": replica}).encode()
+                content_type = "application/json"
+            elif method == "GET" and path == "/metrics":
                 api.health(None, None)
                 template, status = "/metrics", 200
                 payload, content_type = metrics.render().encode(), "text/plain; version=0.0.4"

@@ -7,7 +7,8 @@ from collections import defaultdict
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, version: str = "1.0.0") -> None:
+        self.version = version
         self._lock = threading.Lock()
         self._requests: dict[tuple[str, str, int], int] = defaultdict(int)
         self._seconds: dict[tuple[str, str], float] = defaultdict(float)
@@ -25,6 +26,9 @@ class Metrics:
     def render(self) -> str:
         with self._lock:
             lines = [
+                "# HELP calendar_build_info The release this replica runs.",
+                "# TYPE calendar_build_info gauge",
+                f'calendar_build_info{{version="{self.version}"}} 1',
                 "# HELP calendar_requests_total HTTP requests served, by method, route and status.",
                 "# TYPE calendar_requests_total counter",
             ]
