@@ -10,7 +10,6 @@ snapshot or are gone, the keys hold other bytes, the files hash differently.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import math
 import os
@@ -26,6 +25,7 @@ from bson import json_util
 
 from chaos.errors import ConfigError, FaultNotObservedError, SafetyError
 from chaos.faults.base import Fault
+from chaos.recovery.files import sha256_file
 from chaos.recovery.mongo import index_definitions, recreate_indexes
 
 if TYPE_CHECKING:
@@ -309,10 +309,6 @@ class DiskCorruption(_Snapshotting):
             return f"flip {self.flips} random bytes in each of {names}"
         return f"truncate {names} to {self.keep_fraction:.0%} of their size"
 
-    @staticmethod
-    def _digest(path: Path) -> str:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-
     def _apply(self) -> None:
         if self.is_stopped is not None and not self.is_stopped():
             raise SafetyError(f"{self.describe()}: the server is running; stop it before corrupting its files")
@@ -322,7 +318,7 @@ class DiskCorruption(_Snapshotting):
         digests = {}
         for number, path in enumerate(self.paths):
             shutil.copy2(path, snapshot / f"{number}.orig")
-            digests[str(path)] = self._digest(path)
+            digests[str(path)] = sha256_file(path)
         (snapshot / "digests.json").write_text(json.dumps(digests))
         for path in self.paths:
             size = path.stat().st_size
@@ -338,7 +334,7 @@ class DiskCorruption(_Snapshotting):
 
     def _observe(self) -> None:
         digests = json.loads((self._snapshot_path() / "digests.json").read_text())
-        same = [path for path in self.paths if self._digest(path) == digests[str(path)]]
+        same = [path for path in self.paths if sha256_file(path) == digests[str(path)]]
         if same:
             raise FaultNotObservedError(f"{self.describe()}: {[p.name for p in same]} read back unchanged")
 

@@ -21,6 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from chaos.config import DEFAULT_BUDGETS
 from chaos.errors import BackupError, BackupVerificationError, ConfigError
+from chaos.recovery.files import new_output_dir
 from chaos.targets.config import DEFAULT_TARGETS
 
 if TYPE_CHECKING:
@@ -82,9 +83,7 @@ def _collect(endpoints: Endpoints) -> dict[str, Any]:
 def backup_config(endpoints: Endpoints, output: Path, *, key: str | None = None) -> dict[str, Any]:
     """Write the configuration to ``output`` (created; must be empty); returns the manifest."""
     fernet = _fernet(key)
-    output.mkdir(parents=True, exist_ok=True)
-    if any(output.iterdir()):
-        raise BackupError(f"backup output {output} is not empty; choose a new directory")
+    new_output_dir(output)
     secrets: list[str] = []
     files = {
         "environment.json": json.dumps(_seal(_collect(endpoints), fernet, secrets), indent=2),

@@ -25,6 +25,7 @@ from bson.raw_bson import RawBSONDocument
 from tqdm import tqdm
 
 from chaos.errors import BackupError, BackupVerificationError
+from chaos.recovery.files import new_output_dir, sha256_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -44,7 +45,6 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 BATCH = 1000
-CHUNK = 1 << 16
 RAW: CodecOptions[RawBSONDocument] = CodecOptions(document_class=RawBSONDocument)
 GZIP_LEVEL = 1  # level 9 costs several times the CPU for a few percent of size
 
@@ -75,14 +75,6 @@ def iter_documents(stream: BinaryIO, source: Path) -> Iterator[bytes]:
         if size < 5 or len(body) != size - 4:
             raise BackupVerificationError(f"{source}: a document is cut off; the file is truncated or corrupt")
         yield header + body
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as data:
-        for chunk in iter(lambda: data.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _progress(total: int, what: str) -> tqdm[Any]:
@@ -117,9 +109,7 @@ def _redact(uri: str) -> str:
 
 def backup_mongodb(uri: str, database: str, output: Path) -> BackupManifest:
     """Dump every collection of ``database`` into ``output`` (created; must be empty)."""
-    output.mkdir(parents=True, exist_ok=True)
-    if any(output.iterdir()):
-        raise BackupError(f"backup output {output} is not empty; choose a new directory")
+    new_output_dir(output)
     client = _client(uri)
     try:
         db = client[database]
@@ -166,7 +156,7 @@ def verify_backup(backup_dir: Path) -> BackupManifest:
     for name, entry in manifest.collections.items():
         path = backup_dir / entry["file"]
         try:
-            digest = _sha256(path)
+            digest = sha256_file(path)
         except OSError as exc:
             raise BackupVerificationError(f"{path}: cannot read collection {name!r}: {exc.strerror}") from None
         if digest != entry["sha256"]:

@@ -9,7 +9,6 @@ its data directory, starts it and checks that it loaded every key.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 import redis
 
 from chaos.errors import BackupError, BackupVerificationError
+from chaos.recovery.files import CHUNK, new_output_dir, sha256_file
 from chaos.targets.base import is_running
 from chaos.tools import REDIS_CHECK_RDB, find_tool
 
@@ -35,7 +35,6 @@ __all__ = ["RedisBackup", "backup_redis", "restore_redis", "verify_redis_backup"
 
 MANIFEST = "manifest.json"
 RDB = "dump.rdb"
-CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -102,19 +101,9 @@ def _check_rdb(path: Path) -> tuple[int, int]:
     return int(keys.group(1)), int(expires.group(1)) if expires else 0
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as data:
-        for chunk in iter(lambda: data.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def backup_redis(url: str, output: Path, *, timeout: float = 300.0) -> RedisBackup:
     """Fetch a consistent RDB snapshot from ``url`` into ``output`` (created; must be empty)."""
-    output.mkdir(parents=True, exist_ok=True)
-    if any(output.iterdir()):
-        raise BackupError(f"backup output {output} is not empty; choose a new directory")
+    new_output_dir(output)
     parts = urlsplit(url)
     source = f"redis://{parts.hostname}:{parts.port}{parts.path}"
     try:
@@ -122,7 +111,7 @@ def backup_redis(url: str, output: Path, *, timeout: float = 300.0) -> RedisBack
     except OSError as exc:
         raise BackupError(f"Redis backup from {source} failed: {exc!r}") from exc
     keys, expires = _check_rdb(output / RDB)
-    backup = RedisBackup(output, source, time.time(), _sha256(output / RDB), (output / RDB).stat().st_size,
+    backup = RedisBackup(output, source, time.time(), sha256_file(output / RDB), (output / RDB).stat().st_size,
                          keys, expires)  # fmt: skip
     (output / MANIFEST).write_text(json.dumps(backup.to_json(), indent=2))
     return backup
@@ -140,7 +129,7 @@ def verify_redis_backup(backup_dir: Path) -> RedisBackup:
     rdb = backup_dir / data.get("file", RDB)
     if not rdb.is_file():
         raise BackupVerificationError(f"{rdb}: missing")
-    digest = _sha256(rdb)
+    digest = sha256_file(rdb)
     if digest != data["sha256"]:
         raise BackupVerificationError(f"{rdb}: SHA-256 {digest[:12]}… differs from the manifest's "
                                       f"{data['sha256'][:12]}…; the file is corrupt or truncated")  # fmt: skip
