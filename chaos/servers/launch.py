@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
+import random
 import socket
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import httpx
 import pymongo
@@ -13,9 +15,6 @@ import redis
 
 from chaos.servers.process import ProcessSpec
 from chaos.tools import REDIS_SERVER, TOXIPROXY_SERVER, find_mongo_server, find_tool
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 __all__ = [
     "NOT_READY",
@@ -38,11 +37,43 @@ HOST = "127.0.0.1"
 NOT_READY: tuple[type[BaseException], ...] = (OSError, pymongo.errors.PyMongoError, redis.RedisError, httpx.HTTPError)
 
 
+# How many ports on each side of the kernel's ephemeral range to choose from,
+# and the ones this process gave out lately (a server may not have bound its port yet).
+_PORT_SPAN = 12000
+_handed_out: collections.deque[int] = collections.deque(maxlen=1024)
+_random = random.SystemRandom()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
+    """A port no server on this host listens on, chosen outside the kernel's ephemeral range.
+
+    A port the kernel hands out with ``bind(0)`` comes from the range it also uses
+    for the source port of every outgoing connection, so between choosing it and
+    the server's bind a client elsewhere can take it ("Address already in use").
+    Ports below or above that range are never picked by the kernel on its own.
+    """
+    low, high = _ephemeral_range()
+    candidates = [*range(max(1024, low - _PORT_SPAN), low), *range(high + 1, min(65536, high + 1 + _PORT_SPAN))]
+    for _ in range(200):
+        port: int = _random.choice(candidates)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+        _handed_out.append(port)
         return port
+    raise OSError(f"no free port found on {HOST} outside the ephemeral range {low}-{high} in 200 tries")
 
 
 def preflight() -> None:
