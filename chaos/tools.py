@@ -33,6 +33,7 @@ TOXIPROXY_SERVER = Tool(
     "go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 (installed as toxiproxy-server)",
 )
 FERRETDB = Tool("ferretdb", "CHAOS_FERRETDB", "scripts/setup.sh builds FerretDB v1.24.2 from the Go module proxy")
+PROMETHEUS = Tool("prometheus", "CHAOS_PROMETHEUS", "apt-get install prometheus (Debian/Ubuntu; 2.x)")
 MONGOD = Tool("mongod", "CHAOS_MONGOD", "install MongoDB Community Server")
 
 MongoServerKind = str  # "mongod" or "ferretdb"

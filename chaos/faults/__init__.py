@@ -5,7 +5,7 @@ from chaos.faults.base import FAULT_KINDS, Fault, fault_from_spec
 from chaos.faults.corruption import DiskCorruption, MongoCorruption, RedisCorruption
 from chaos.faults.ledger import Ledger, LedgerEntry
 from chaos.faults.network import Partition, Toxic
-from chaos.faults.process import BlastRadius, Kill
+from chaos.faults.process import BlastRadius, Kill, SystemFailure
 from chaos.faults.release import BadRelease
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "MongoCorruption",
     "Partition",
     "RedisCorruption",
+    "SystemFailure",
     "Toxic",
     "fault_from_spec",
 ]

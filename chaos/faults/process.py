@@ -8,6 +8,7 @@ the drill did not bring back is started again on its own data.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import signal
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from chaos.faults.ledger import Ledger
-    from chaos.targets.base import Target
+    from chaos.targets.base import Endpoints, Target
 
-__all__ = ["BlastRadius", "Kill"]
+__all__ = ["BlastRadius", "Kill", "SystemFailure"]
 
 OBSERVE_TIMEOUT_S = 5.0
 COME_BACK_TIMEOUT_S = 30.0
@@ -50,12 +51,12 @@ class BlastRadius:
             )
 
 
-def _answers(target: Target, component: str) -> Callable[[], bool]:
-    endpoints = target.endpoints
+def _answers(endpoints: Endpoints, component: str) -> Callable[[], bool]:
     checks: dict[str, Callable[[], bool]] = {
         "mongodb": lambda: launch.mongo_ready(endpoints.mongodb_uri),
         "redis": lambda: launch.redis_ready(endpoints.redis_url),
         "toxiproxy": lambda: launch.toxiproxy_ready(endpoints.toxiproxy_api),
+        "prometheus": lambda: launch.prometheus_ready(endpoints.prometheus_api),
     }
     return checks[component]
 
@@ -150,7 +151,7 @@ class Kill(Fault):
 
     def _observe(self) -> None:
         assert self.target is not None
-        check = None if self.component == "app" else _answers(self.target, self.component)
+        check = None if self.component == "app" else _answers(self.target.endpoints, self.component)
         deadline = time.monotonic() + OBSERVE_TIMEOUT_S
         while True:
             alive = [pid for pid in self.killed.values() if pid_alive(pid)]
@@ -183,3 +184,81 @@ class Kill(Fault):
                 seen = f"replicas {waiting} did not come back with a new pid in {COME_BACK_TIMEOUT_S:g}s"
                 raise FaultNotObservedError(f"{self.describe()}: {seen}")
             time.sleep(0.1)
+
+
+class SystemFailure(Fault):
+    """The plan's "Complete System Failure": every process of the stack killed at once.
+
+    Data stores, proxies, monitoring and every app replica go down together, as
+    when the cluster itself is lost, and nothing restarts on its own. Observed
+    when every killed pid is gone and no component answers on its endpoint.
+    Reverted by starting every component still down on its own data and scaling
+    the app back, unless the drill's recovery already did.
+    """
+
+    kind = "system-failure"
+
+    def __init__(
+        self,
+        target: Target | None,
+        *,
+        signal_name: str = "SIGKILL",
+        blast_radius: BlastRadius | None = None,
+        ledger: Ledger | None = None,
+        description: str = "",
+    ) -> None:
+        super().__init__(ledger=ledger)
+        if signal_name not in SIGNALS:
+            raise ConfigError(f"signal {signal_name!r}: expected one of {', '.join(SIGNALS)}")
+        self.target, self.signal_name, self.blast_radius = target, signal_name, blast_radius
+        self.target_description = description or (target.description if target else "")
+        self.killed: dict[str, list[int]] = {}
+        self._endpoints: Endpoints | None = None  # where each component answered before the kill
+
+    def spec(self) -> dict[str, Any]:
+        return {"signal": self.signal_name, "target": self.target_description, "killed": self.killed}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None) -> SystemFailure:
+        # A whole stack lost with its runner is swept whole by the cleanup of its run directory.
+        return cls(None, signal_name=spec["signal"], description=spec["target"])
+
+    def describe(self) -> str:
+        return f"{self.signal_name} to every component of {self.target_description} at once"
+
+    def _apply(self) -> None:
+        if self.target is None:
+            raise ConfigError("a system failure rebuilt from the ledger can only be reverted")
+        replicas = sum(1 for row in self.target.status() if row.component == "app")
+        if self.blast_radius is not None:
+            self.blast_radius.check(replicas, replicas, self.describe())
+        self._endpoints = self.target.endpoints
+        self.killed = self.target.kill_all(SIGNALS[self.signal_name])
+        if not any(self.killed.values()):
+            raise FaultNotObservedError(f"{self.describe()}: nothing was running; the fault cannot land")
+
+    def _observe(self) -> None:
+        assert self._endpoints is not None
+        checks = {name: _answers(self._endpoints, name) for name in self.killed if name != "app"}
+        for url in self._endpoints.apps:
+            checks[url] = functools.partial(launch.http_answers, f"{url}/health")
+        deadline = time.monotonic() + OBSERVE_TIMEOUT_S
+        while True:
+            alive = [pid for pids in self.killed.values() for pid in pids if pid_alive(pid)]
+            answering = [name for name, check in checks.items() if _still_answers(check)]
+            if not alive and not answering:
+                return
+            if time.monotonic() > deadline:
+                seen = f"pids {alive} still alive" if alive else f"{', '.join(answering)} still answer"
+                raise FaultNotObservedError(f"{self.describe()}: after {OBSERVE_TIMEOUT_S:g}s {seen}; "
+                                            "the fault did not land")  # fmt: skip
+            time.sleep(0.05)
+
+    def _undo(self) -> None:
+        if self.target is None or not self.killed:
+            return
+        for component in self.killed:
+            if component != "app" and not is_running(self.target, component):
+                self.target.start_component(component)
+        if self.killed.get("app") and not any(row.component == "app" for row in self.target.status()):
+            self.target.scale("app", len(self.killed["app"]))

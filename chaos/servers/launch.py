@@ -14,7 +14,7 @@ import pymongo.errors
 import redis
 
 from chaos.servers.process import ProcessSpec
-from chaos.tools import REDIS_SERVER, TOXIPROXY_SERVER, find_mongo_server, find_tool
+from chaos.tools import PROMETHEUS, REDIS_SERVER, TOXIPROXY_SERVER, find_mongo_server, find_tool
 
 __all__ = [
     "NOT_READY",
@@ -25,6 +25,8 @@ __all__ = [
     "mongo_ready",
     "mongo_spec",
     "preflight",
+    "prometheus_ready",
+    "prometheus_spec",
     "redis_ready",
     "redis_spec",
     "toxiproxy_ready",
@@ -76,11 +78,13 @@ def free_port() -> int:
     raise OSError(f"no free port found on {HOST} outside the ephemeral range {low}-{high} in 200 tries")
 
 
-def preflight() -> None:
+def preflight(*, monitoring: bool = True) -> None:
     """Raise ToolNotFoundError naming the first missing server binary."""
     find_mongo_server()
     find_tool(REDIS_SERVER)
     find_tool(TOXIPROXY_SERVER)
+    if monitoring:
+        find_tool(PROMETHEUS)
 
 
 def mongo_spec(name: str, port: int, data_dir: Path, log_path: Path) -> ProcessSpec:
@@ -131,6 +135,19 @@ def toxiproxy_spec(name: str, port: int, log_path: Path) -> ProcessSpec:
     return ProcessSpec(name, argv, log_path)
 
 
+def prometheus_spec(name: str, port: int, config: Path, data_dir: Path, log_path: Path) -> ProcessSpec:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = (
+        str(find_tool(PROMETHEUS)),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data_dir}",
+        "--storage.tsdb.retention.time=1d",
+        f"--web.listen-address={HOST}:{port}",
+        "--log.level=warn",
+    )
+    return ProcessSpec(name, argv, log_path)
+
+
 def app_spec(
     name: str, port: int, mongo_uri: str, redis_url: str, database: str, log_path: Path,
     release: dict[str, str] | None = None,
@@ -167,6 +184,10 @@ def redis_ready(url: str) -> bool:
 
 def toxiproxy_ready(api: str) -> bool:
     return httpx.get(f"{api}/version", timeout=0.5).status_code == 200
+
+
+def prometheus_ready(api: str) -> bool:
+    return httpx.get(f"{api}/-/ready", timeout=0.5).status_code == 200
 
 
 def http_answers(url: str) -> bool:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COMPONENTS", "Endpoints", "ReplicaStatus", "Target", "is_running"]
 
-COMPONENTS = ("app", "mongodb", "redis", "toxiproxy")
+COMPONENTS = ("app", "mongodb", "redis", "toxiproxy", "prometheus")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Endpoints:
     redis_proxy_url: str
     toxiproxy_api: str
     proxies: dict[str, dict[str, str]] = field(default_factory=dict)
+    prometheus_api: str = ""  # empty when the target runs no monitoring
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -61,6 +62,8 @@ class Target(Protocol):
     def start_component(self, component: str, *, fresh_data: bool = False) -> None: ...
 
     def scale(self, component: str, replicas: int) -> None: ...
+
+    def kill_all(self, sig: int = signal.SIGKILL) -> dict[str, list[int]]: ...
 
     def status(self) -> list[ReplicaStatus]: ...
 

@@ -49,6 +49,8 @@ def serve_control(target: LocalTarget) -> ThreadingHTTPServer:
         if path == "/kill":
             sig = SIGNALS.get(str(body.get("signal", "SIGKILL")), signal.SIGKILL)
             return {"pids": target.kill(component, body.get("replica"), sig)}
+        if path == "/kill-all":
+            return {"pids": target.kill_all(SIGNALS.get(str(body.get("signal", "SIGKILL")), signal.SIGKILL))}
         if path == "/stop":
             target.stop(component)
             return {}
@@ -107,6 +109,10 @@ def serve_control(target: LocalTarget) -> ThreadingHTTPServer:
     return server
 
 
+def _signal_name(sig: int) -> str:
+    return next((key for key, value in SIGNALS.items() if value == sig), "SIGKILL")
+
+
 class SandboxClient:
     """The Target protocol over a sandbox daemon's control API."""
 
@@ -138,8 +144,12 @@ class SandboxClient:
         self._http.close()
 
     def kill(self, component: str, replica: int | None = None, sig: int = signal.SIGKILL) -> list[int]:
-        name = next((key for key, value in SIGNALS.items() if value == sig), "SIGKILL")
+        name = _signal_name(sig)
         return list(self._call("POST", "/kill", {"component": component, "replica": replica, "signal": name})["pids"])
+
+    def kill_all(self, sig: int = signal.SIGKILL) -> dict[str, list[int]]:
+        name = _signal_name(sig)
+        return {key: list(pids) for key, pids in self._call("POST", "/kill-all", {"signal": name})["pids"].items()}
 
     def stop(self, component: str) -> None:
         self._call("POST", "/stop", {"component": component})

@@ -1,7 +1,8 @@
 """The embedded sandbox: the whole stack as real processes on 127.0.0.1.
 
     app-0..N ──► toxiproxy "mongodb" ──► MongoDB-wire server (mongod or FerretDB)
-             └─► toxiproxy "redis"   ──► redis-server
+       ▲     └─► toxiproxy "redis"   ──► redis-server
+       └── prometheus scrapes every replica's /metrics
 
 Everything lives in one run directory under ``base_dir``; ``close`` stops it
 all, and the next start sweeps what a crashed run left behind.
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from chaos.errors import ComponentError, StartupError, WaitTimeoutError
-from chaos.servers import launch
+from chaos.servers import launch, prometheus
 from chaos.servers.process import ManagedProcess, ProcessSpec
 from chaos.servers.toxiproxy import ToxiproxyClient
 from chaos.targets.base import COMPONENTS, Endpoints, ReplicaStatus
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["LocalTarget"]
 
 HOST = launch.HOST
-SINGLETONS = ("mongodb", "redis", "toxiproxy")
+STORES = ("mongodb", "redis", "toxiproxy")
 
 
 class LocalTarget:
@@ -51,6 +52,7 @@ class LocalTarget:
         max_replicas: int = 16,
         ready_timeout: float = 30.0,
         keep: bool = False,
+        monitoring: bool = True,
     ) -> None:
         self.base_dir = base_dir
         self.initial_replicas = replicas
@@ -59,7 +61,9 @@ class LocalTarget:
         self.ready_timeout = ready_timeout
         self.keep = keep
         self.run_dir = base_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-        self._ports = {name: launch.free_port() for name in (*SINGLETONS, "mongodb-proxy", "redis-proxy")}
+        # Started in this order, stopped in reverse; monitoring last, as it watches the rest.
+        self.singletons = (*STORES, "prometheus") if monitoring else STORES
+        self._ports = {name: launch.free_port() for name in (*self.singletons, "mongodb-proxy", "redis-proxy")}
         self._app_ports: list[int] = []
         self._singletons: dict[str, ManagedProcess] = {}
         self._mongo_generation = 0
@@ -85,6 +89,7 @@ class LocalTarget:
             redis_url=f"{self._url('redis', 'redis')}/0",
             redis_proxy_url=f"{self._url('redis', 'redis-proxy')}/0",
             toxiproxy_api=self._url("http", "toxiproxy"),
+            prometheus_api=self._url("http", "prometheus") if "prometheus" in self._ports else "",
             proxies={
                 "mongodb": {"listen": f"{HOST}:{self._ports['mongodb-proxy']}",
                             "upstream": f"{HOST}:{self._ports['mongodb']}"},
@@ -104,17 +109,15 @@ class LocalTarget:
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> None:
-        launch.preflight()  # every binary found before anything starts: nothing half-starts
+        # every binary found before anything starts: nothing half-starts
+        launch.preflight(monitoring="prometheus" in self.singletons)
         self.base_dir.mkdir(parents=True, exist_ok=True)
         sweep_orphans(self.base_dir)
         self.run_dir.mkdir(parents=True)
         self._record = RunRecord(self.run_dir)
         try:
-            for component in SINGLETONS:
+            for component in self.singletons:
                 self.start_component(component)
-            self._toxiproxy = ToxiproxyClient(self._url("http", "toxiproxy"))
-            for link, proxy in self.endpoints.proxies.items():
-                self._toxiproxy.create_proxy(link, proxy["listen"], proxy["upstream"])
             self._apps = ReplicaSet(self._app_spec, self._register)
             self.scale("app", self.initial_replicas)
         except BaseException:
@@ -129,7 +132,7 @@ class LocalTarget:
         if self._toxiproxy is not None:
             self._toxiproxy.close()
             self._toxiproxy = None
-        for name in reversed(SINGLETONS):
+        for name in reversed(self.singletons):
             process = self._singletons.pop(name, None)
             if process is not None:
                 process.stop()
@@ -156,7 +159,19 @@ class LocalTarget:
                                      self.redis_persistence)  # fmt: skip
             return spec, lambda: launch.redis_ready(url)
         api = f"http://{HOST}:{port}"
+        if component == "prometheus":
+            home = self.run_dir / "prometheus"
+            prometheus.write_config(home / "prometheus.yml", home / "targets.json")
+            self._write_scrape_targets()
+            spec = launch.prometheus_spec(component, port, home / "prometheus.yml", home / "data", self._log(component))
+            return spec, lambda: launch.prometheus_ready(api)
         return launch.toxiproxy_spec(component, port, self._log(component)), lambda: launch.toxiproxy_ready(api)
+
+    def _write_scrape_targets(self) -> None:
+        """Tell monitoring which replicas exist now (service discovery through a file)."""
+        if "prometheus" in self.singletons:
+            replicas = {f"app-{index}": f"{HOST}:{self._app_ports[index]}" for index in range(self._desired_apps())}
+            prometheus.write_targets(self.run_dir / "prometheus" / "targets.json", replicas)
 
     def _app_spec(self, index: int) -> ProcessSpec:
         while len(self._app_ports) <= index:
@@ -189,7 +204,9 @@ class LocalTarget:
     # -- operations ---------------------------------------------------------
     def _check_component(self, component: str) -> None:
         if component not in COMPONENTS:
-            raise ComponentError(f"unknown component {component!r}; this target has {', '.join(COMPONENTS)}")
+            raise ComponentError(f"unknown component {component!r}; components: {', '.join(COMPONENTS)}")
+        if component != "app" and component not in self.singletons:
+            raise ComponentError(f"{component}: not part of this target (started without monitoring)")
 
     def start_component(self, component: str, *, fresh_data: bool = False) -> None:
         """Start a stopped component; ``fresh_data`` gives MongoDB an empty data directory."""
@@ -207,6 +224,16 @@ class LocalTarget:
         self._singletons[component] = process
         self._register(process)
         self._await_ready(process, ready)
+        if component == "toxiproxy":
+            self._create_proxies()
+
+    def _create_proxies(self) -> None:
+        """A (re)started Toxiproxy knows no proxy: create one per link, each read back."""
+        if self._toxiproxy is not None:
+            self._toxiproxy.close()
+        self._toxiproxy = ToxiproxyClient(self._url("http", "toxiproxy"))
+        for link, proxy in self.endpoints.proxies.items():
+            self._toxiproxy.create_proxy(link, proxy["listen"], proxy["upstream"])
 
     def stop(self, component: str) -> None:
         """Stop gracefully (SIGTERM); for the app this is a scale to 0."""
@@ -245,9 +272,25 @@ class LocalTarget:
             raise ComponentError(f"scale {component}: only the app is replicated on this target")
         if not 0 <= replicas <= self.max_replicas:
             raise ComponentError(f"scale app to {replicas}: allowed range is 0..{self.max_replicas}")
-        for process in self._require_apps().scale(replicas):
+        started = self._require_apps().scale(replicas)
+        self._write_scrape_targets()
+        for process in started:
             url = f"http://{HOST}:{self._app_ports[int(process.name.rsplit('-', 1)[1])]}/health"
             self._await_ready(process, functools.partial(launch.http_answers, url))
+
+    def kill_all(self, sig: int = signal.SIGKILL) -> dict[str, list[int]]:
+        """Every process of the stack signalled at once, as when the whole cluster is lost.
+
+        App replicas are not restarted: with the cluster gone there is no
+        Deployment to replace them; ``scale`` brings them back. Returns the pids per component.
+        """
+        killed: dict[str, list[int]] = {"app": [process.pid for process in self._require_apps().crash(sig)]}
+        for name in self.singletons:
+            process = self._singletons.get(name)
+            if process is not None and process.alive():
+                process.kill(sig)
+                killed[name] = [process.pid]
+        return killed
 
     def _require_apps(self) -> ReplicaSet:
         if self._apps is None:
@@ -280,6 +323,7 @@ class LocalTarget:
             self.scale("app", replicas)
         else:
             apps.scale(replicas)
+            self._write_scrape_targets()
 
     def set_redis_persistence(self, mode: str) -> None:
         """Switch the running Redis to ``mode`` (none, aof, snapshot); a restart keeps it."""

@@ -90,6 +90,14 @@ class ReplicaSet:
         process.kill(sig)
         return process
 
+    def crash(self, sig: int = signal.SIGKILL) -> list[ManagedProcess]:
+        """Signal every replica and forget them all (nothing restarts them); returns the signalled processes."""
+        with self._lock:
+            slots, self._slots = self._slots, []
+        for slot in slots:
+            slot.process.kill(sig)
+        return [slot.process for slot in slots]
+
     def close(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=5)

@@ -20,6 +20,7 @@ from chaos.faults import (
     MongoCorruption,
     Partition,
     RedisCorruption,
+    SystemFailure,
     Toxic,
 )
 from chaos.faults.network import TOXIC_ATTRIBUTES
@@ -94,6 +95,36 @@ def test_killing_a_process_already_gone_does_not_land(sandbox: LocalTarget, ledg
     sandbox.kill("redis")
     with pytest.raises(FaultNotObservedError, match="no running process to kill; the fault cannot land"):
         Kill(sandbox, "redis", ledger=ledger).inject()
+
+
+def test_a_system_failure_takes_every_component_down_and_is_reverted(sandbox: LocalTarget, ledger: Ledger) -> None:
+    before = {row.name: row.pid for row in sandbox.status()}
+    fault = SystemFailure(sandbox, blast_radius=BlastRadius(max_replicas=3, max_fraction=1.0), ledger=ledger)
+    with fault:
+        assert sorted(fault.killed) == ["app", "mongodb", "prometheus", "redis", "toxiproxy"]
+        assert sorted(pid for pids in fault.killed.values() for pid in pids) == sorted(before.values())
+        assert [entry.kind for entry in ledger.entries()] == ["system-failure"]
+        assert not any(row.running for row in sandbox.status())
+    assert ledger.entries() == []
+    after = {row.name: row.pid for row in sandbox.status() if row.running}
+    assert sorted(after) == sorted(before)
+    assert not set(after.values()) & set(before.values())
+    assert sandbox.toxiproxy.proxies().keys() == {"mongodb", "redis"}
+    wait_healthy(sandbox)
+
+
+def test_a_system_failure_respects_the_blast_radius(sandbox: LocalTarget, ledger: Ledger) -> None:
+    before = {row.name: row.pid for row in sandbox.status()}
+    fault = SystemFailure(sandbox, blast_radius=BlastRadius(max_replicas=2, max_fraction=1.0), ledger=ledger)
+    with pytest.raises(SafetyError, match="3 of 3 replicas exceeds the blast radius"), fault:
+        pass
+    assert {row.name: row.pid for row in sandbox.status() if row.running} == before
+
+
+def test_a_system_failure_of_a_stopped_stack_does_not_land(sandbox: LocalTarget, ledger: Ledger) -> None:
+    sandbox.kill_all()
+    with pytest.raises(FaultNotObservedError, match="nothing was running; the fault cannot land"):
+        SystemFailure(sandbox, ledger=ledger).inject()
 
 
 # -- network ---------------------------------------------------------------------------------------------

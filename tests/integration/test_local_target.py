@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from chaos.errors import ComponentError, ToolNotFoundError
+from chaos.servers import launch
 from chaos.servers.process import pid_alive
+from chaos.servers.prometheus import scrape_targets
 from chaos.targets.local import LocalTarget
 from chaos.wait import wait_for
 
@@ -95,7 +98,7 @@ def test_close_leaves_no_process_and_no_run_directory(tmp_path: Path) -> None:
     target = LocalTarget(tmp_path / "runs", replicas=2)
     target.start()
     pids = [row.pid for row in target.status()]
-    assert len(pids) == 5
+    assert len(pids) == 6  # MongoDB, Redis, Toxiproxy, Prometheus and two replicas
     assert all(pid_alive(pid) for pid in pids)
     target.close()
     assert not any(pid_alive(pid) for pid in pids)  # type: ignore[arg-type]
@@ -125,3 +128,53 @@ def test_graceful_stop_and_start_of_a_data_store(sandbox: LocalTarget) -> None:
         sandbox.stop("redis")
     sandbox.start_component("redis")
     wait_for(lambda: health(app).status_code == 200, what="health after redis restart", timeout=15)
+
+
+def scraped_up(target: LocalTarget) -> dict[str, str]:
+    """Replica name -> address of every target Prometheus scraped successfully last time."""
+    return {t.replica: t.address for t in scrape_targets(target.endpoints.prometheus_api) if t.up}
+
+
+def test_prometheus_scrapes_every_replica_and_follows_a_scale(sandbox: LocalTarget) -> None:
+    expected = {f"app-{index}": url.removeprefix("http://") for index, url in enumerate(sandbox.endpoints.apps)}
+    wait_for(lambda: scraped_up(sandbox) == expected, what="Prometheus scraping the 3 replicas", timeout=30,
+             not_yet=(httpx.HTTPError,))  # fmt: skip
+    sandbox.scale("app", 2)
+    del expected["app-2"]
+    wait_for(lambda: scraped_up(sandbox) == expected, what="Prometheus dropping app-2 after the scale", timeout=30)
+    query = httpx.get(f"{sandbox.endpoints.prometheus_api}/api/v1/query",
+                      params={"query": 'calendar_build_info{job="calendar-assistant"}'}, timeout=5).json()  # fmt: skip
+    assert {series["metric"]["replica"] for series in query["data"]["result"]} >= {"app-0", "app-1"}
+
+
+def test_a_restarted_toxiproxy_has_its_proxies_again(sandbox: LocalTarget) -> None:
+    app = sandbox.endpoints.apps[0]
+    before = sandbox.toxiproxy.proxies()
+    sandbox.kill("toxiproxy")
+    assert health(app).json()["failed"] == ["mongodb", "redis"]
+    sandbox.start_component("toxiproxy")
+    assert sandbox.toxiproxy.proxies() == before
+    wait_for(lambda: health(app).status_code == 200, what="health through the recreated proxies", timeout=15)
+
+
+def test_kill_all_takes_everything_down_and_nothing_restarts_on_its_own(sandbox: LocalTarget) -> None:
+    endpoints = sandbox.endpoints
+    killed = sandbox.kill_all()
+    assert sorted(killed) == ["app", "mongodb", "prometheus", "redis", "toxiproxy"]
+    assert len(killed["app"]) == 3
+    pids = [pid for group in killed.values() for pid in group]
+    assert not any(pid_alive(pid) for pid in pids)
+    checks = [lambda: launch.mongo_ready(endpoints.mongodb_uri), lambda: launch.redis_ready(endpoints.redis_url),
+              lambda: launch.toxiproxy_ready(endpoints.toxiproxy_api),
+              lambda: launch.prometheus_ready(endpoints.prometheus_api),
+              *(lambda url=url: launch.http_answers(f"{url}/health") for url in endpoints.apps)]  # fmt: skip
+    for check in checks:
+        with pytest.raises(launch.NOT_READY):
+            check()
+    time.sleep(1.5)  # past the supervisor's first back-off: a lost cluster restarts nothing
+    assert not any(row.running for row in sandbox.status())
+    for component in sandbox.singletons:
+        sandbox.start_component(component)
+    sandbox.scale("app", 3)
+    wait_for(lambda: all(health(url).status_code == 200 for url in sandbox.endpoints.apps),
+             what="every replica healthy after the stack was started again", timeout=30)  # fmt: skip
