@@ -92,6 +92,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         healthy = (
             status["running"]
             and all(status[name] == "ok" for name in ("mongodb", "redis", "toxiproxy"))
+            and status["prometheus"] in ("ok", "not run")
             and all(value == "ok" for value in status["apps"].values())
         )
         return 0 if healthy else 1

@@ -130,6 +130,9 @@ def sandbox_status(workdir: Path) -> dict[str, Any]:
         "mongodb": _probe(lambda: launch.mongo_ready(endpoints["mongodb_uri"])),
         "redis": _probe(lambda: launch.redis_ready(endpoints["redis_url"])),
         "toxiproxy": _probe(lambda: launch.toxiproxy_ready(endpoints["toxiproxy_api"])),
+        "prometheus": _probe(lambda: launch.prometheus_ready(endpoints["prometheus_api"]))
+        if endpoints.get("prometheus_api")
+        else "not run",
         "apps": apps,
         "endpoints": endpoints,
     }

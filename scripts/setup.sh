@@ -45,6 +45,19 @@ else
     die "redis-server is missing: install it (Debian/Ubuntu: 'sudo apt-get install redis-server'; macOS: 'brew install redis')"
 fi
 
+# --- Prometheus (monitoring) -------------------------------------------------
+# The sandbox runs its own instance (own config, port and data directory); the
+# packaged service is neither needed nor touched.
+if command -v prometheus >/dev/null; then
+    say "prometheus: $(command -v prometheus)"
+elif command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
+    say "prometheus: installing with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+else
+    die "prometheus is missing: install it (Debian/Ubuntu: 'sudo apt-get install prometheus'; or put a Prometheus 2.x binary on PATH or in \$CHAOS_PROMETHEUS)"
+fi
+
 # --- MongoDB-wire server: mongod if present, else FerretDB v1 on SQLite ------
 need_go() {
     command -v go >/dev/null || die "$1 needs the Go toolchain to build: install Go 1.21+ (https://go.dev/dl/) or put the binary at $BIN/$1"

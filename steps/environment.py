@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import httpx
 from pytest_bdd import given, parsers
 
+from chaos.measure.monitoring import MonitoringWatcher
 from chaos.measure.probe import Prober
 from chaos.measure.workload import Writer, workload_for
 from chaos.wait import wait_for
@@ -35,7 +36,8 @@ WRITERS = parsers.parse("writers track {nouns} through the app")
 
 @given(
     planned(RUNNING, lambda a, c: f"SET-UP start the {c.target.name} stack ({c.target.kind}): MongoDB-wire server, "
-                                  f"redis-server, Toxiproxy, {a['replicas']} app replicas; wait until all are healthy"),
+                                  f"redis-server, Toxiproxy, Prometheus, {a['replicas']} app replicas; wait until "
+                                  "all are healthy"),
     target_fixture="replicas",
 )  # fmt: skip
 def app_running(target: Target, replicas: int) -> int:
@@ -82,6 +84,35 @@ def writers_running(target: Target, drill: DrillRecord, nouns: str) -> Iterator[
         name = f"ack-log-{data_class}.jsonl"
         writer.save(drill.evidence_dir / name)
         drill.evidence.append(name)
+
+
+MONITORED = parsers.parse("Prometheus scrapes every replica's metrics")
+
+
+@given(
+    planned(MONITORED, lambda a, c: "OBSERVE poll Prometheus's targets API at 10 Hz; wait until its last scrape of "
+                                    "every replica succeeded"),
+    target_fixture="monitoring",
+)  # fmt: skip
+def monitoring_watched(target: Target, drill: DrillRecord) -> Iterator[MonitoringWatcher]:
+    endpoints = target.endpoints
+    if not endpoints.prometheus_api:
+        raise AssertionError(f"{target.description} runs no monitoring: nothing scrapes the replicas")
+    expected = {url.removeprefix("http://") for url in endpoints.apps}
+    watcher = MonitoringWatcher(endpoints.prometheus_api).start()
+
+    def all_scraped() -> bool:
+        latest = watcher.latest()
+        return latest is not None and latest.working(expected)
+
+    try:
+        # Prometheus hands newly discovered replicas to its scrapers every 5 s.
+        wait_for(all_scraped, what=f"Prometheus to scrape all {len(expected)} replicas successfully", timeout=30)
+        yield watcher
+    finally:
+        watcher.stop()
+        watcher.save(drill.evidence_dir / "monitoring-timeline.jsonl")
+        drill.evidence.append("monitoring-timeline.jsonl")
 
 
 PERSISTENCE = parsers.parse("Redis persists with {mode}")

@@ -13,7 +13,16 @@ import pytest
 from pytest_bdd import parsers, when
 
 from chaos.errors import FaultNotObservedError
-from chaos.faults import BadRelease, DiskCorruption, Kill, MongoCorruption, Partition, RedisCorruption, Toxic
+from chaos.faults import (
+    BadRelease,
+    DiskCorruption,
+    Kill,
+    MongoCorruption,
+    Partition,
+    RedisCorruption,
+    SystemFailure,
+    Toxic,
+)
 from chaos.targets.base import is_running
 from fixtures.dry_run import planned
 
@@ -113,6 +122,20 @@ def replicas_killed(
     fault = Kill(target, "app", replicas=_replicas(which, percent), signal_name=signal or "SIGKILL",
                  blast_radius=target_config.blast_radius, ledger=ledger)  # fmt: skip
     yield from _held(fault, drill)
+
+
+EVERYTHING_KILLED = parsers.parse("every component of the system is killed")
+
+
+@when(planned(EVERYTHING_KILLED, lambda a, c: "FAULT complete system failure: SIGKILL to every process at once "
+                                              f"(MongoDB, Redis, Toxiproxy, Prometheus, all {c.target.replicas} app "
+                                              "replicas), nothing restarted; blast radius "
+                                              f"{c.target.blast_radius.max_replicas} replicas; observed gone and "
+                                              "refusing connections"))  # fmt: skip
+def everything_killed(
+    target: LocalTarget, drill: DrillRecord, ledger: Ledger, target_config: TargetConfig
+) -> Iterator[Fault]:
+    yield from _held(SystemFailure(target, blast_radius=target_config.blast_radius, ledger=ledger), drill)
 
 
 # -- network --------------------------------------------------------------------------------------------

@@ -12,14 +12,17 @@ from pytest_bdd import parsers, then, when
 
 from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
+from chaos.measure.monitoring import measure_monitoring_rto
 from chaos.measure.rto import BLIP_RUN, RtoMeasurement, measure_rto, outage_windows, rto_phases
 from chaos.measure.verdict import Verdict, worst
 from chaos.report.record import Judgement
+from chaos.servers.prometheus import SCRAPE_INTERVAL_S
 from fixtures.dry_run import PlanContext, planned
 
 if TYPE_CHECKING:
     from chaos.config import Budgets
     from chaos.faults import Kill
+    from chaos.measure.monitoring import MonitoringWatcher
     from chaos.measure.probe import Prober
     from chaos.measure.workload import Writer
     from chaos.report.record import DrillRecord
@@ -199,3 +202,36 @@ def sessions_loss_bounded(target: Target, writers: dict[str, Writer], drill: Dri
     loss = _account(target, writer, drill, bound)
     drill.rpo["sessions"] = loss
     _judge(loss.verdict, loss.reason)
+
+
+MONITORING_RTO = parsers.parse("Prometheus scrapes every replica successfully again within the monitoring RTO")
+MONITORING_SCRAPES = 2  # successful scrapes of every replica that confirm monitoring is back
+
+
+def _describe_monitoring(args: dict[str, Any], context: PlanContext) -> str:
+    return (f"CHECK monitoring RTO: fault -> the first successful scrape of every replica, confirmed by "
+            f"{MONITORING_SCRAPES} in a row each, within the monitoring budget of "
+            f"{context.budgets.rto_for('monitoring'):g}s")  # fmt: skip
+
+
+@then(planned(MONITORING_RTO, _describe_monitoring))
+def monitoring_recovered(monitoring: MonitoringWatcher, target: Target, drill: DrillRecord, budgets: Budgets) -> None:
+    """Wait until every replica of the deployment is scraped again, or the budget has run out; judge."""
+    budget = budgets.rto_for("monitoring")
+    fault = drill.timeline.first("fault_injected")
+    assert fault is not None, "no fault was injected before waiting for monitoring"
+    expected = {url.removeprefix("http://") for url in target.endpoints.apps}
+
+    def measure() -> RtoMeasurement:
+        return measure_monitoring_rto(monitoring.samples(), expected=expected, fault_at=fault.mono, budget_s=budget,
+                                      scrape_interval=SCRAPE_INTERVAL_S, scrapes=MONITORING_SCRAPES)  # fmt: skip
+
+    deadline = fault.mono + budget + (MONITORING_SCRAPES + 1) * SCRAPE_INTERVAL_S
+    rto = measure()
+    while rto.stable_at is None and time.monotonic() < deadline:
+        time.sleep(monitoring.interval)
+        rto = measure()
+    drill.rto = dataclasses.replace(rto, phases=rto_phases(rto, drill.timeline.moments()))
+    if rto.back_at is not None:
+        drill.timeline.mark("monitoring_back", mono=rto.back_at)
+    _judge(rto.verdict, rto.reason)

@@ -12,7 +12,14 @@ from chaos.measure.verdict import Verdict
 from chaos.recovery.config_backup import new_key
 from chaos.recovery.integrity import verify_data_integrity
 from chaos.recovery.mongo import BackupManifest, backup_mongodb
-from chaos.recovery.procedures import Check, backup_all, test_mongodb_restore, test_redis_restore, verify_backups
+from chaos.recovery.procedures import (
+    Check,
+    backup_all,
+    recover_all,
+    test_mongodb_restore,
+    test_redis_restore,
+    verify_backups,
+)
 from chaos.recovery.runbooks import Runbook, recover_mongodb_from_backup
 from chaos.recovery.schedule import BackupScheduler, interval_for_rpo
 from chaos.report.record import Judgement
@@ -126,6 +133,19 @@ def every_backup_taken(target: Target, drill: DrillRecord) -> Path:
     drill.timeline.mark("backup_taken", backup="backup-all")
     drill.evidence.append("backup-all/manifest.json")
     return output
+
+
+SYSTEM_RECOVERY = parsers.parse("the complete system recovery procedure runs from the latest backups")
+
+
+@when(planned(SYSTEM_RECOVERY, lambda a, c: "RECOVERY (plan: Complete System Failure, recover-all) verify the "
+                                            "backups; start Toxiproxy (links recreated) and Prometheus; scale app "
+                                            "to 0; start MongoDB on an empty data directory; restore MongoDB and "
+                                            "Redis; verify data integrity; scale app back; verify every replica "
+                                            "healthy"))  # fmt: skip
+def system_recovery(target: Target, drill: DrillRecord, full_backup: Path, replicas: int) -> None:
+    recover_all(target, full_backup, replicas=replicas, timeline=drill.timeline, steps=drill.recovery_steps,
+                key=drill_key())  # fmt: skip
 
 
 def drill_key() -> str:

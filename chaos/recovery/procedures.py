@@ -28,7 +28,7 @@ from chaos.recovery.connectivity import check_connectivity
 from chaos.recovery.integrity import verify_data_integrity
 from chaos.recovery.mongo import backup_mongodb, iter_documents, restore_mongodb, verify_backup
 from chaos.recovery.redis import RDB, backup_redis, restore_redis, verify_redis_backup
-from chaos.recovery.runbooks import Runbook, ensure_mongodb
+from chaos.recovery.runbooks import Runbook, ensure_infrastructure, ensure_mongodb, verify_deployment
 from chaos.servers import launch
 from chaos.servers.process import ManagedProcess
 from chaos.wait import wait_for
@@ -149,30 +149,44 @@ def test_redis_restore(backup_dir: Path) -> Check:
 
 
 def recover_all(
-    target: Target, backup_dir: Path, *, replicas: int, timeline: Timeline, steps: list[RecoveryStep] | None = None
+    target: Target,
+    backup_dir: Path,
+    *,
+    replicas: int,
+    timeline: Timeline,
+    steps: list[RecoveryStep] | None = None,
+    key: str | None = None,
 ) -> list[RecoveryStep]:
-    """The plan's "Complete System Failure" steps 3 and 4: restore the data, then deploy and verify the app."""
-    verified = verify_backups(backup_dir)
-    if not verified.ok:
-        raise BackupVerificationError("refusing to recover from an unverified backup: " + "; ".join(verified.problems))
+    """The plan's "Complete System Failure" steps 2 to 4: restore the infrastructure, restore the data from
+    ``backup_dir`` (a backup-all directory), then deploy the app and verify the deployment."""
     runbook = Runbook(timeline, steps if steps is not None else [])
     timeline.mark("recovery_started", procedure="recover-all", backup=str(backup_dir))
-    try:
-        runbook.step("scale app to 0", lambda: target.scale("app", 0))
 
+    def verified() -> str:
+        check = verify_backups(backup_dir, key=key)
+        if not check.ok:
+            raise BackupVerificationError("refusing to recover from an unverified backup: " + "; ".join(check.problems))
+        return "; ".join(check.findings)
+
+    try:
+        runbook.step("verify the backups", verified)
+        runbook.step("restore infrastructure: start what is down", lambda: ensure_infrastructure(target))
+        runbook.step("scale app to 0", lambda: target.scale("app", 0))
         runbook.step("start MongoDB on an empty data directory if it is down", lambda: ensure_mongodb(target))
         runbook.step("restore MongoDB", lambda: _restored(restore_mongodb(backup_dir / "mongodb",
                                                                           target.endpoints.mongodb_uri)))  # fmt: skip
         runbook.step("restore Redis", lambda: f"{restore_redis(backup_dir / 'redis', target).keys} keys")
         runbook.step("verify data integrity", lambda: _integrity(target))
         runbook.step(f"scale app to {replicas}", lambda: target.scale("app", replicas))
+        runbook.step("verify deployment", lambda: verify_deployment(target))
     finally:
         timeline.mark("recovery_finished", ok=all(step.ok for step in runbook.steps))
     return runbook.steps
 
 
 def _restored(manifest: Any) -> str:
-    return "restored " + ", ".join(f"{name}={entry['count']}" for name, entry in manifest.collections.items())
+    counts = ", ".join(f"{name}={entry['count']}" for name, entry in manifest.collections.items())
+    return f"restored {counts}" if counts else "restored: the backup holds no collection"
 
 
 def _integrity(target: Target) -> str:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from chaos.errors import BackupError
+import httpx
+
+from chaos.errors import BackupError, ComponentError
 from chaos.recovery.integrity import verify_data_integrity
 from chaos.recovery.mongo import restore_mongodb
 from chaos.report.record import RecoveryStep
 from chaos.targets.base import is_running
+from chaos.wait import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,7 +25,9 @@ if TYPE_CHECKING:
     from chaos.measure.timeline import Timeline
     from chaos.targets.base import Target
 
-__all__ = ["Runbook", "ensure_mongodb", "recover_mongodb_from_backup"]
+__all__ = ["Runbook", "ensure_infrastructure", "ensure_mongodb", "recover_mongodb_from_backup", "verify_deployment"]
+
+DATA_COMPONENTS = ("app", "mongodb", "redis")  # brought back by their own steps, with their data
 
 
 class Runbook:
@@ -54,6 +59,30 @@ def ensure_mongodb(target: Target) -> str:
         return "running: the backup replaces its collections in place"
     target.start_component("mongodb", fresh_data=True)
     return "was down: started on an empty data directory"
+
+
+def ensure_infrastructure(target: Target) -> str:
+    """The plan's "Restore infrastructure": start every supporting component that is down (the proxies
+    in front of the data stores, with their links recreated; monitoring). Each is started only when
+    it answers again; the data stores and the app come back in their own steps."""
+    down = [row.component for row in target.status() if row.component not in DATA_COMPONENTS and not row.running]
+    for component in down:
+        target.start_component(component)
+    return f"started {', '.join(down)}" if down else "every component was running"
+
+
+def verify_deployment(target: Target, timeout: float = 60.0) -> str:
+    """The plan's "Verify deployment" (``kubectl rollout status``): every replica answers its health check."""
+    apps = target.endpoints.apps
+    if not apps:
+        raise ComponentError("verify deployment: the app has no replica")
+
+    def healthy() -> bool:
+        return all(httpx.get(f"{url}/health", timeout=2).status_code == 200 for url in apps)
+
+    wait_for(healthy, what=f"{len(apps)} replicas to pass their health check", timeout=timeout,
+             not_yet=(httpx.HTTPError,))  # fmt: skip
+    return f"{len(apps)} replicas healthy"
 
 
 def recover_mongodb_from_backup(

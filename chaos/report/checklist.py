@@ -73,7 +73,10 @@ SYSTEM: list[tuple[str, Callable[[DrillRecord], str | None]]] = [
     ("Update documentation", _documented),
 ]
 DATA: list[tuple[str, Callable[[DrillRecord], str | None]]] = [
-    ("Verify backups", lambda r: _judgement(r, "backups verified") or _step(r, "restore", "backup")),
+    (
+        "Verify backups",
+        lambda r: _judgement(r, "backups verified") or _step(r, "verify", "backup") or _step(r, "restore", "backup"),
+    ),
     ("Restore data", lambda r: _step(r, "restore") or _judgement(r, "MongoDB test restore")),
     ("Verify data integrity", lambda r: _step(r, "verify data integrity") or _judgement(r, "MongoDB test restore")),
     ("Update documentation", _documented),

@@ -21,7 +21,7 @@ import httpx
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["JOB", "ScrapeTarget", "scrape_targets", "write_config", "write_targets"]
+__all__ = ["JOB", "SCRAPE_INTERVAL_S", "ScrapeTarget", "scrape_targets", "write_config", "write_targets"]
 
 JOB = "calendar-assistant"
 SCRAPE_INTERVAL_S = 1.0
@@ -56,7 +56,8 @@ class ScrapeTarget:
     address: str
     replica: str
     health: str  # "up", "down" or "unknown" (not scraped yet)
-    last_scrape_wall: float | None
+    last_scrape_wall: float | None  # when the last scrape started, by the server's clock
+    last_scrape_duration_s: float
     last_error: str
 
     @property
@@ -90,6 +91,7 @@ def scrape_targets(api: str, *, timeout: float = 1.0, client: httpx.Client | Non
         targets.append(ScrapeTarget(
             address=str(labels.get("instance", "")), replica=str(labels.get("replica", "")),
             health=str(entry.get("health", "unknown")), last_scrape_wall=_wall(str(entry.get("lastScrape", ""))),
+            last_scrape_duration_s=float(entry.get("lastScrapeDuration") or 0.0),
             last_error=str(entry.get("lastError", "")),
         ))  # fmt: skip
     return targets

@@ -40,14 +40,16 @@ def test_sweep_stops_what_a_killed_runner_left(tmp_path: Path) -> None:
     with subprocess.Popen(
         [sys.executable, "-c", RUNNER, str(base)], cwd=ROOT, stdout=subprocess.PIPE, text=True
     ) as runner:
-        assert runner.stdout is not None
-        assert runner.stdout.readline().strip() == "ready"
-        children = _children(base)
-        assert len(children) == 5
-        runner.kill()  # SIGKILL: no teardown runs
+        try:
+            assert runner.stdout is not None
+            assert runner.stdout.readline().strip() == "ready"
+            children = _children(base)
+        finally:
+            runner.kill()  # SIGKILL: no teardown runs
+    assert len(children) == 6  # MongoDB, Redis, Toxiproxy, Prometheus, two replicas
     assert all(pid_alive(pid, ticks) for pid, ticks in children), "the children outlive a killed runner"
     killed = sweep_orphans(base)
-    assert len(killed) == 5
+    assert len(killed) == 6
     wait_for(lambda: not any(pid_alive(pid, ticks) for pid, ticks in children), what="orphans gone", timeout=5)
     assert list(base.iterdir()) == []
 

@@ -25,7 +25,8 @@ def test_sandbox_up_status_down(tmp_path: Path) -> None:
     assert up.returncode == 0, up.stderr
     endpoints = json.loads(up.stdout)
     assert len(endpoints["apps"]) == 2
-    assert {"mongodb_uri", "mongodb_proxy_uri", "redis_url", "redis_proxy_url", "toxiproxy_api"} <= set(endpoints)
+    assert {"mongodb_uri", "mongodb_proxy_uri", "redis_url", "redis_proxy_url", "toxiproxy_api",
+            "prometheus_api"} <= set(endpoints)  # fmt: skip
     assert httpx.get(f"{endpoints['apps'][1]}/health").status_code == 200
     assert drill("sandbox", "up", "--workdir", workdir).stdout == up.stdout  # already up: same stack
     status = drill("sandbox", "status", "--workdir", workdir)
@@ -33,10 +34,11 @@ def test_sandbox_up_status_down(tmp_path: Path) -> None:
     state = json.loads(status.stdout)
     assert state["running"]
     assert state["mongodb"] == "ok"
+    assert state["prometheus"] == "ok"
     assert set(state["apps"].values()) == {"ok"}
     children = [c["pid"] for record in (tmp_path / "sandbox" / "runs").glob("*/run.json")
                 for c in json.loads(record.read_text())["children"].values()]  # fmt: skip
-    assert len(children) == 5
+    assert len(children) == 6  # MongoDB, Redis, Toxiproxy, Prometheus, two replicas
     down = drill("sandbox", "down", "--workdir", workdir)
     assert down.returncode == 0
     assert "sandbox stopped" in down.stderr
