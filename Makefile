@@ -5,20 +5,25 @@ PYTHON := .venv/bin/python
 ALLURE := .tools/node/node_modules/.bin/allure
 PYTEST_FLAGS ?=
 
-.PHONY: setup drill test lint clean
+.PHONY: setup drill report test lint clean
 
 setup:
 	bash scripts/setup.sh
 
-## Every drill against the embedded sandbox, then the Allure HTML report.
+## Every drill against the embedded sandbox, then the Allure HTML report (one file).
 drill:
 	bash scripts/setup.sh --report
-	rm -rf reports/allure-results reports/allure-report reports/latest
-	$(PYTHON) -m pytest -m drill --alluredir reports/allure-results $(PYTEST_FLAGS); status=$$?; \
-	$(ALLURE) generate reports/allure-results --output reports/allure-report \
-		--report-name "Calendar Assistant DR drills" >/dev/null \
-		&& echo "HTML report: reports/allure-report/index.html"; \
+	rm -rf reports/allure-results reports/allure-report
+	$(PYTHON) -m chaos.cli run -m drill --alluredir reports/allure-results $(PYTEST_FLAGS); status=$$?; \
+	$(MAKE) --no-print-directory report; \
 	exit $$status
+
+## The Allure report of the last run: a single HTML file, with the history of earlier runs.
+report:
+	$(ALLURE) awesome reports/allure-results --single-file --output reports/allure-report \
+		--history-path reports/allure-history.jsonl --report-name "Calendar Assistant DR drills" >/dev/null \
+		&& echo "HTML report: $(CURDIR)/reports/allure-report/index.html" \
+		&& echo "compliance report: $(CURDIR)/reports/latest/compliance.html"
 
 ## The framework's own tests (unit and on real servers), the drills, and the linters.
 test:
@@ -33,3 +38,4 @@ lint:
 
 clean:
 	rm -rf reports/allure-results reports/allure-report reports/latest .drill
+	find reports -mindepth 1 -maxdepth 1 -type d -name '20*' -exec rm -rf {} +

@@ -1,5 +1,5 @@
 """The ``drill`` command. Exit codes: 0 ok, 1 failure, failed verification or inconclusive, 2 usage or
-configuration error."""
+configuration error; ``drill run`` adds 3 for an infrastructure error (see chaos.runner)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from chaos.faults.cleanup import cleanup
 from chaos.faults.ledger import DEFAULT_LEDGER, Ledger
 from chaos.measure.verdict import Verdict
 from chaos.measure.workload import workload_for
+from chaos.report.compliance import verify_evidence
+from chaos.runner import run_drills
 from chaos.targets.base import Endpoints
 from chaos.watch import watch
 
@@ -54,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     tidy.add_argument("--faults-only", action="store_true", help="revert faults, leave processes alone")
 
     add_recovery_commands(commands)
+
+    commands.add_parser("run", help="run drills through pytest (`drill run -m database_failure ...`); exit 0 all "
+                                    "passed, 1 budget breached or drill failed, 2 usage error, 3 infrastructure error",
+                        add_help=False)  # fmt: skip
+    evidence = commands.add_parser("evidence", help="the evidence of a drill run")
+    evidence_actions = evidence.add_subparsers(dest="action", required=True)
+    check = evidence_actions.add_parser("verify", help="re-hash every evidence file of a run directory, offline; "
+                                                       "exit 1 on any missing, changed or unlisted file")  # fmt: skip
+    check.add_argument("run_dir", type=Path, help="a run directory: reports/<run-id> (or reports/latest)")
 
     spy = commands.add_parser(
         "watch", help="measure a recovery performed by hand: outages, RTO phases, data lost per data class"
@@ -152,9 +163,21 @@ def _cleanup(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _evidence(args: argparse.Namespace) -> int:
+    check = verify_evidence(args.run_dir)
+    for problem in check.problems:
+        print(f"MISMATCH {problem}")
+    if check.ok:
+        print(f"ok: {check.checked} evidence files match; manifest SHA-256 {check.manifest_sha256}")
+    return 0 if check.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # everything after `run` belongs to pytest, -m included
+        return run_drills(argv[1:])
     args = _parser().parse_args(argv)
-    commands = {"watch": _watch, "cleanup": _cleanup, "sandbox": _sandbox}
+    commands = {"watch": _watch, "cleanup": _cleanup, "sandbox": _sandbox, "evidence": _evidence}
     try:
         return commands.get(args.command, run_recovery_command)(args)
     except (ConfigError, ToolNotFoundError) as exc:

@@ -87,6 +87,7 @@ class DrillRecord:
             "feature": self.feature,
             "tags": sorted(self.tags),
             "target": self.target,
+            "evidence_dir": self.evidence_dir.name,
             "budget_profile": self.budget_profile,
             "budget_file": self.budget_file,
             "verdict": self.verdict.value,

@@ -6,6 +6,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from chaos.report.redact import Redactor
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -14,13 +16,14 @@ if TYPE_CHECKING:
 __all__ = ["format_table", "write_summary"]
 
 
-def write_summary(records: list[DrillRecord], path: Path) -> Path:
+def write_summary(records: list[DrillRecord], path: Path) -> dict[str, Any]:
+    """Write the run summary (secrets masked) to ``path``; returns what was written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"generated_at": time.time(), "scenarios": [record.to_json() for record in records]}
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
+    tmp.write_text(Redactor()(json.dumps(data, indent=2)))
     tmp.replace(path)
-    return path
+    return data
 
 
 def _seconds(value: Any) -> str:

@@ -116,11 +116,15 @@ REDIS_PERSISTENCE: dict[str, dict[str, str]] = {
 }
 
 
-def redis_spec(name: str, port: int, data_dir: Path, log_path: Path, persistence: str = "none") -> ProcessSpec:
+def redis_spec(
+    name: str, port: int, data_dir: Path, log_path: Path, persistence: str = "none", *, config_file: Path | None = None
+) -> ProcessSpec:
+    """``config_file``: settings kept off the command line (a password), read before the arguments."""
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = [arg for key, value in REDIS_PERSISTENCE[persistence].items() for arg in (f"--{key}", value)]
     argv = (
         str(find_tool(REDIS_SERVER)),
+        *([str(config_file)] if config_file else []),
         "--port", str(port),
         "--bind", HOST,
         "--dir", str(data_dir),

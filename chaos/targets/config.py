@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ __all__ = ["DEFAULT_TARGETS", "TargetConfig", "load_target"]
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent.parent / "config" / "targets.yaml"
 KINDS = ("local",)
-KEYS = ("kind", "drill_allowed", "replicas", "blast_radius")
+KEYS = ("kind", "drill_allowed", "replicas", "blast_radius", "redis_password_env")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class TargetConfig:
     replicas: int
     blast_radius: BlastRadius
     source: Path
+    redis_password: str | None = None  # from the environment variable the file names, never from the file
 
 
 def _field(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -68,5 +70,12 @@ def load_target(path: Path, name: str) -> TargetConfig:
     max_fraction = radius.get("max_fraction", 1.0)
     if not isinstance(max_fraction, int | float) or not 0 < max_fraction <= 1 or max_replicas < 0:
         raise ConfigError(f"{where}.blast_radius: max_replicas must be >= 0 and max_fraction in (0, 1]")
+    password = None
+    if "redis_password_env" in entry:
+        variable = _field(entry, "redis_password_env", str, where)
+        password = os.environ.get(variable)
+        if not password:
+            raise ConfigError(f"{where}.redis_password_env: the environment variable {variable} is not set "
+                              "(the password is read from it, never from this file)")  # fmt: skip
     return TargetConfig(name, kind, _field(entry, "drill_allowed", bool, where), replicas,
-                        BlastRadius(max_replicas, float(max_fraction)), path)  # fmt: skip
+                        BlastRadius(max_replicas, float(max_fraction)), path, password)  # fmt: skip

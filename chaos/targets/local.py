@@ -53,6 +53,7 @@ class LocalTarget:
         ready_timeout: float = 30.0,
         keep: bool = False,
         monitoring: bool = True,
+        redis_password: str | None = None,
     ) -> None:
         self.base_dir = base_dir
         self.initial_replicas = replicas
@@ -68,6 +69,8 @@ class LocalTarget:
         self._singletons: dict[str, ManagedProcess] = {}
         self._mongo_generation = 0
         self.redis_persistence = "none"
+        self._redis_auth = f":{redis_password}@" if redis_password else ""  # in URLs only, never on a command line
+        self._redis_password = redis_password
         self._releases: list[dict[str, str]] = [{"version": "1.0.0", "defect": ""}]  # Helm-like history
         self._apps: ReplicaSet | None = None
         self._record: RunRecord | None = None
@@ -86,8 +89,8 @@ class LocalTarget:
             database=self.database,
             mongodb_uri=direct_mongo,
             mongodb_proxy_uri=proxied_mongo,
-            redis_url=f"{self._url('redis', 'redis')}/0",
-            redis_proxy_url=f"{self._url('redis', 'redis-proxy')}/0",
+            redis_url=f"redis://{self._redis_auth}{HOST}:{self._ports['redis']}/0",
+            redis_proxy_url=f"redis://{self._redis_auth}{HOST}:{self._ports['redis-proxy']}/0",
             toxiproxy_api=self._url("http", "toxiproxy"),
             prometheus_api=self._url("http", "prometheus") if "prometheus" in self._ports else "",
             proxies={
@@ -154,9 +157,14 @@ class LocalTarget:
             uri = f"mongodb://{HOST}:{port}/?directConnection=true"
             return launch.mongo_spec(component, port, data, self._log(component)), lambda: launch.mongo_ready(uri)
         if component == "redis":
-            url = f"redis://{HOST}:{port}/0"
+            url = self.endpoints.redis_url
+            secrets = None
+            if self._redis_password:  # in a file only its owner reads, not in the process list
+                secrets = self.run_dir / "redis-auth.conf"
+                secrets.write_text(f"requirepass {self._redis_password}\n")
+                secrets.chmod(0o600)
             spec = launch.redis_spec(component, port, self.run_dir / "redis", self._log(component),
-                                     self.redis_persistence)  # fmt: skip
+                                     self.redis_persistence, config_file=secrets)  # fmt: skip
             return spec, lambda: launch.redis_ready(url)
         api = f"http://{HOST}:{port}"
         if component == "prometheus":
@@ -356,6 +364,14 @@ class LocalTarget:
         """The files holding a data store's data now (for on-disk corruption of a stopped server)."""
         directory = self.data_dir(component)
         return sorted(path for path in directory.rglob("*") if path.is_file() and path.stat().st_size > 0)
+
+    def log_tails(self, lines: int = 40) -> dict[str, str]:
+        """The last ``lines`` of each component's log (every replica, every restart appended)."""
+        tails = {}
+        for path in sorted((self.run_dir / "logs").glob("*.log")):
+            text = path.read_text(errors="replace").splitlines()
+            tails[path.stem] = "\n".join(text[-lines:])
+        return tails
 
     def status(self) -> list[ReplicaStatus]:
         rows = [ReplicaStatus(name, name, process.pid, process.alive()) for name, process in self._singletons.items()]

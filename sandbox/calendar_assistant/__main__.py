@@ -22,11 +22,12 @@ def main() -> None:
     if defect == "crash":  # a release that dies at start-up: its replicas crash-loop
         print(f"calendar-assistant {version}: fatal error during start-up (defect: crash)", file=sys.stderr)
         sys.exit(3)
-    store = Store(
-        mongodb_uri=os.environ.get("CALENDAR_MONGODB_URI", "mongodb://127.0.0.1:27017/?directConnection=true"),
-        redis_url=os.environ.get("CALENDAR_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        database=os.environ.get("CALENDAR_DATABASE", "calendar"),
-    )
+    mongodb_uri = os.environ.get("CALENDAR_MONGODB_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
+    redis_url = os.environ.get("CALENDAR_REDIS_URL", "redis://127.0.0.1:6379/0")
+    # Like many services, it logs where it connects, credentials included: reports must mask them.
+    print(f"calendar-assistant {version}: MongoDB {mongodb_uri}, Redis {redis_url}", file=sys.stderr, flush=True)
+    database = os.environ.get("CALENDAR_DATABASE", "calendar")
+    store = Store(mongodb_uri=mongodb_uri, redis_url=redis_url, database=database)
     server = make_server(args.host, args.port, store, replica=os.environ.get("CALENDAR_REPLICA", "app"),
                          version=version, failing=defect == "errors")  # fmt: skip
 

@@ -1,0 +1,209 @@
+"""The compliance report of a run, and its evidence manifest that anyone can re-check offline.
+
+``compliance.json`` and ``compliance.html`` (one self-contained file: styles and
+pictures inline) state the drill id, time, environment and plan version, each
+scenario's figures against its budgets and its verdict, the Appendix A
+checklists, the trends, and every evidence file of the run with its SHA-256.
+The manifest's own SHA-256 (over its canonical JSON) is printed at the end of a
+run, so a copy of it kept elsewhere — a CI log — pins the whole evidence set.
+``verify_evidence`` re-hashes every file and reports what is missing, changed or
+not listed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chaos.recovery.files import sha256_file
+from chaos.report.redact import Redactor
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["COMPLIANCE_FILES", "EvidenceCheck", "manifest_sha256", "verify_evidence", "write_compliance"]
+
+COMPLIANCE_FILES = ("compliance.json", "compliance.html")
+
+
+def _evidence(run_dir: Path) -> list[dict[str, Any]]:
+    files = []
+    for path in sorted(run_dir.rglob("*")):
+        relative = path.relative_to(run_dir).as_posix()
+        if path.is_file() and not path.is_symlink() and relative not in COMPLIANCE_FILES:
+            files.append({"path": relative, "sha256": sha256_file(path), "size": path.stat().st_size})
+    return files
+
+
+def manifest_sha256(files: list[dict[str, Any]]) -> str:
+    canonical = json.dumps(files, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _scenario(scenario: dict[str, Any]) -> dict[str, Any]:
+    items = scenario.get("checklists", [])
+    return {
+        "name": scenario["name"], "feature": scenario["feature"], "tags": scenario["tags"],
+        "verdict": scenario["verdict"], "evidence_dir": scenario.get("evidence_dir", ""),
+        "rto": {key: scenario["rto"].get(key) for key in ("component", "measured_s", "resolution_s", "budget_s",
+                                                           "verdict", "reason")},
+        "rpo": {name: {key: loss.get(key) for key in ("window_s", "budget_s", "lost", "acked", "verdict")}
+                for name, loss in scenario["rpo"].items()},
+        "judgements": scenario.get("judgements", []),
+        "checklist": {"ticked": sum(1 for item in items if item["ticked"]), "items": len(items), "detail": items},
+    }  # fmt: skip
+
+
+def write_compliance(
+    run_dir: Path, *, run_id: str, started_at: float, environment: dict[str, str], summary: dict[str, Any],
+    trends: dict[str, Any], pictures: dict[str, Path],
+) -> dict[str, Any]:  # fmt: skip
+    """Write compliance.json and compliance.html into ``run_dir``; returns the JSON document."""
+    redact = Redactor()
+    files = _evidence(run_dir)
+    scenarios = [_scenario(scenario) for scenario in summary["scenarios"]]
+    counts = {verdict: sum(1 for s in scenarios if s["verdict"] == verdict) for verdict in ("passed", "failed",
+                                                                                              "unknown")}  # fmt: skip
+    document = {
+        "drill_id": run_id,
+        "started_at": started_at,
+        "generated_at": time.time(),
+        "environment": {key: redact(value) for key, value in environment.items()},
+        "plan": {"path": environment.get("dr plan", ""), "sha256": environment.get("dr plan sha256", "")},
+        "verdicts": counts,
+        "scenarios": scenarios,
+        "trends": trends,
+        "evidence": {"files": files, "manifest_sha256": manifest_sha256(files)},
+    }
+    (run_dir / "compliance.json").write_text(json.dumps(document, indent=2))
+    (run_dir / "compliance.html").write_text(redact(_html(document, pictures)))
+    return document
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}table{border-collapse:collapse;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px;vertical-align:top}
+.passed{color:#1e7b3a;font-weight:bold}.failed{color:#b3261e;font-weight:bold}.unknown{color:#8a6d00;font-weight:bold}
+code{font-size:12px}img{max-width:100%;border:1px solid #eee}.small{font-size:12px;color:#555}
+"""
+
+
+def _cell(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _verdict(value: str) -> str:
+    return f'<span class="{_cell(value)}">{_cell(value)}</span>'
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{_cell(path.name)}" src="data:image/png;base64,{data}">'
+
+
+def _html(document: dict[str, Any], pictures: dict[str, Path]) -> str:
+    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>Compliance report {_cell(document['drill_id'])}"
+           f"</title><style>{STYLE}</style></head><body>",
+           f"<h1>Disaster-recovery drill {_cell(document['drill_id'])}</h1>",
+           f"<p>Started {_cell(time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(document['started_at'])))}. "
+           + ", ".join(f"{count} {_verdict(name)}" for name, count in document["verdicts"].items()) + ".</p>",
+           "<h2>Environment</h2><table>"]  # fmt: skip
+    out += [f"<tr><th>{_cell(key)}</th><td><code>{_cell(value)}</code></td></tr>"
+            for key, value in document["environment"].items()]  # fmt: skip
+    out.append("</table><h2>Scenarios</h2><table><tr><th>scenario</th><th>verdict</th><th>measured</th>"
+               "<th>budget</th><th>checklist</th></tr>")  # fmt: skip
+    for scenario in document["scenarios"]:
+        rows = []
+        rto = scenario["rto"]
+        if rto.get("budget_s") is not None:
+            measured = ("not recovered" if rto["measured_s"] is None
+                        else f"{rto['measured_s']:.2f}s ± {rto.get('resolution_s') or 0:.2f}s")  # fmt: skip
+            rows.append((f"RTO {rto.get('component') or ''}", measured, f"{rto['budget_s']:g}s", rto["verdict"]))
+        for name, loss in scenario["rpo"].items():
+            rows.append((f"RPO {name}", f"window {loss['window_s']:.2f}s, {loss['lost']} of {loss['acked']} lost",
+                         f"{loss['budget_s']:g}s", loss["verdict"]))  # fmt: skip
+        for judgement in scenario["judgements"]:
+            rows.append((judgement["name"], judgement["reason"], "", judgement["verdict"]))
+        checklist = scenario["checklist"]
+        figures = "<br>".join(f"{_cell(name)}: {_cell(measured)} {_verdict(verdict)}" for name, measured, _, verdict
+                              in rows) or "nothing measured"  # fmt: skip
+        budgets = "<br>".join(_cell(budget) for _, _, budget, _ in rows)
+        out.append(f"<tr><td><b>{_cell(scenario['name'])}</b><br><span class='small'>{_cell(scenario['feature'])}"
+                   f"</span></td><td>{_verdict(scenario['verdict'])}</td><td>{figures}</td><td>{budgets}</td>"
+                   f"<td>{checklist['ticked']} of {checklist['items']} items ticked</td></tr>")  # fmt: skip
+    out.append("</table>")
+    regressions = document["trends"].get("regressions", [])
+    out.append(f"<h2>Trends</h2><p>{document['trends'].get('runs', 0)} runs in the history. "
+               + ("No regression." if not regressions else "<b>Regressions:</b>") + "</p>")  # fmt: skip
+    out += [f"<p class='failed'>{_cell(item['message'])}</p>" for item in regressions]
+    for name in ("rto-trend.png", "rpo-trend.png"):
+        if name in pictures:
+            out.append(_image(pictures[name]))
+    out.append("<h2>Timelines</h2>")
+    for scenario in document["scenarios"]:
+        picture = pictures.get(f"{scenario['evidence_dir']}/timeline.png")
+        if picture is not None:
+            out.append(f"<h3>{_cell(scenario['name'])}</h3>{_image(picture)}")
+    evidence = document["evidence"]
+    out.append(
+        f"<h2>Evidence</h2><p>{len(evidence['files'])} files. SHA-256 of the manifest: "
+        f"<code>{evidence['manifest_sha256']}</code>. Re-check offline with "
+        "<code>drill evidence verify DIR</code>.</p>"
+        "<table><tr><th>file</th><th>bytes</th><th>SHA-256</th></tr>"
+    )
+    out += [f"<tr><td><code>{_cell(item['path'])}</code></td><td>{item['size']}</td><td><code>{item['sha256']}"
+            f"</code></td></tr>" for item in evidence["files"]]  # fmt: skip
+    out.append("</table></body></html>")
+    return "\n".join(out)
+
+
+@dataclass
+class EvidenceCheck:
+    checked: int = 0
+    manifest_sha256: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_evidence(run_dir: Path) -> EvidenceCheck:
+    """Re-hash every file the compliance report lists; report missing, changed and unlisted files."""
+    check = EvidenceCheck()
+    path = run_dir / "compliance.json"
+    try:
+        document = json.loads(path.read_text())
+        files = document["evidence"]["files"]
+        recorded = document["evidence"]["manifest_sha256"]
+    except FileNotFoundError:
+        check.problems.append(f"{path}: missing; not a drill run directory")
+        return check
+    except (ValueError, KeyError, TypeError) as exc:
+        check.problems.append(f"{path}: unreadable: {type(exc).__name__}: {exc}")
+        return check
+    check.manifest_sha256 = manifest_sha256(files)
+    if check.manifest_sha256 != recorded:
+        check.problems.append(f"{path}: the evidence list was changed: its SHA-256 is {check.manifest_sha256}, "
+                              f"the report records {recorded}")  # fmt: skip
+    listed = set()
+    for item in files:
+        listed.add(item["path"])
+        file = run_dir / item["path"]
+        if not file.is_file():
+            check.problems.append(f"{file}: missing")
+            continue
+        check.checked += 1
+        digest = sha256_file(file)
+        if digest != item["sha256"]:
+            check.problems.append(f"{file}: SHA-256 {digest} differs from the recorded {item['sha256']}")
+    for item in _evidence(run_dir):
+        if item["path"] not in listed:
+            check.problems.append(f"{run_dir / item['path']}: not in the evidence list (added after the run)")
+    return check

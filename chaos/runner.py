@@ -1,0 +1,99 @@
+"""``drill run``: pytest with the drills, its outcome mapped to exit codes a scheduled job can act on.
+
+    0  every selected drill passed
+    1  a budget was breached, a drill failed, or a drill was inconclusive (verdict unknown)
+    2  usage or configuration error (bad option, budgets or targets file; a marker that selects nothing)
+    3  infrastructure error: a server did not start, a tool is missing, the target misbehaved outside any
+       drill step, or the run was interrupted before it finished
+
+When several apply, the lowest-numbered finding about the plan wins over the
+environment: 2, then 1 for a failed drill, then 3, then 1 for an inconclusive one.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from chaos.errors import StartupError, TargetError, ToolNotFoundError, ToxiproxyError, WaitTimeoutError
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Sequence
+
+__all__ = ["EXIT_CODES", "Outcomes", "exit_code", "run_drills"]
+
+FEATURES = Path(__file__).resolve().parent.parent / "features"
+EXIT_CODES = {"passed": 0, "failed": 1, "usage": 2, "infrastructure": 3}
+INFRASTRUCTURE = (ToolNotFoundError, StartupError, TargetError, ToxiproxyError, WaitTimeoutError, OSError)
+INCONCLUSIVE = "inconclusive (verdict unknown)"
+
+
+@dataclass(eq=False)  # registered as a pytest plugin: must stay hashable
+class Outcomes:
+    """What happened to each test, sorted into what the exit code reports."""
+
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    inconclusive: list[str] = field(default_factory=list)
+    infrastructure: list[str] = field(default_factory=list)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.passed and report.when == "call":
+            self.passed.append(item.nodeid)
+        elif report.failed:
+            error = call.excinfo.value if call.excinfo is not None else None
+            where = f"{item.nodeid} ({report.when}): {type(error).__name__ if error else 'failed'}"
+            if INCONCLUSIVE in str(report.longrepr):
+                self.inconclusive.append(where)
+            elif _infrastructure(error, report.when):
+                self.infrastructure.append(where)
+            else:
+                self.failed.append(where)
+        return report
+
+
+def _infrastructure(error: BaseException | None, when: str) -> bool:
+    """A server that did not start or a missing tool, anywhere; the target misbehaving outside the steps."""
+    if isinstance(error, ToolNotFoundError | StartupError):
+        return True
+    return isinstance(error, INFRASTRUCTURE) and when != "call"
+
+
+def exit_code(pytest_status: int, outcomes: Outcomes) -> int:
+    if pytest_status in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+        return EXIT_CODES["usage"]
+    if outcomes.failed:
+        return EXIT_CODES["failed"]
+    if outcomes.infrastructure or pytest_status in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+        return EXIT_CODES["infrastructure"]
+    if outcomes.inconclusive or pytest_status != pytest.ExitCode.OK:
+        return EXIT_CODES["failed"]
+    return EXIT_CODES["passed"]
+
+
+def run_drills(args: Sequence[str]) -> int:
+    """Run pytest over the drills with ``args`` (``-m``, ``--budget-profile=``...) and map the outcome."""
+    outcomes = Outcomes()
+    selected = list(args) if any(arg == "-m" or arg.startswith("-m") for arg in args) else ["-m", "drill", *args]
+    if not any(Path(arg.split("::")[0]).exists() for arg in args if not arg.startswith("-")):
+        selected.append(str(FEATURES))  # the drills only, unless told where to look
+    status = int(pytest.main(["-p", "no:cacheprovider", *selected], plugins=[outcomes]))
+    code = exit_code(status, outcomes)
+    counts = (f"{len(outcomes.passed)} passed, {len(outcomes.failed)} failed, {len(outcomes.inconclusive)} "
+              f"inconclusive, {len(outcomes.infrastructure)} infrastructure errors")  # fmt: skip
+    lines = [f"drill run: exit {code}: {counts}"]
+    if status == pytest.ExitCode.NO_TESTS_COLLECTED:
+        lines.append("drill run: the selection matched no drill (check -m / -k)")
+    lines += [f"  failed: {item}" for item in outcomes.failed]
+    lines += [f"  inconclusive: {item}" for item in outcomes.inconclusive]
+    lines += [f"  infrastructure: {item}" for item in outcomes.infrastructure]
+    print("\n".join(lines), file=sys.stderr)
+    return code

@@ -1,0 +1,109 @@
+"""Reports: secrets masked, regressions flagged against the runs before, evidence re-checked, exit codes."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from chaos.report.compliance import verify_evidence, write_compliance
+from chaos.report.history import regressions, run_entry
+from chaos.report.redact import MASK, Redactor
+from chaos.runner import Outcomes, exit_code
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_uri_passwords_and_secret_variables_are_masked() -> None:
+    redact = Redactor(environ={"DRILL_BACKUP_KEY": "k3y-value-123456", "HOME": "/root", "SHORT_TOKEN": "ab"})
+    text = ("redis://:hunter2hunter@127.0.0.1:6379/0 mongodb://app:s3cr3t@db:27017/?x=1 http://127.0.0.1:80/x "
+            "key=k3y-value-123456 home=/root token=ab")  # fmt: skip
+    masked = redact(text)
+    assert "hunter2hunter" not in masked
+    assert "s3cr3t" not in masked
+    assert "k3y-value-123456" not in masked
+    assert f"redis://:{MASK}@127.0.0.1:6379/0" in masked
+    assert f"mongodb://app:{MASK}@db:27017" in masked
+    assert "http://127.0.0.1:80/x" in masked  # no userinfo: untouched
+    assert "home=/root token=ab" in masked  # not secret-named, or too short to mask safely
+
+
+def _run(run_id: str, rto: float | None, window: float = 0.0, profile: str = "sandbox") -> dict[str, object]:
+    scenario = {"name": "db killed", "verdict": "passed", "rto": {"measured_s": rto},
+                "rpo": {"user_data": {"window_s": window}}}  # fmt: skip
+    return run_entry(run_id, 0.0, profile, [scenario])
+
+
+def test_an_rto_over_20_percent_above_the_median_of_the_last_4_runs_is_a_regression() -> None:
+    earlier = [_run("r1", 9.0), _run("r2", 2.0), _run("r3", 2.2), _run("r4", 1.8), _run("r5", 2.1)]
+    [found] = regressions(earlier, _run("r6", 2.6))
+    assert (found.figure, found.runs, round(found.median_s, 2)) == ("RTO", 4, 2.05)  # r1 is outside the window
+    assert "27% above the median 2.05s of the last 4 runs" in found.line()
+    assert regressions(earlier, _run("r6", 2.4)) == []  # within 20 %
+
+
+def test_no_regression_without_enough_history_below_the_noise_floor_or_across_profiles() -> None:
+    assert regressions([_run("r1", 1.0)], _run("r2", 5.0)) == []  # one earlier run is not a trend
+    assert regressions([_run("r1", 0.1), _run("r2", 0.1)], _run("r3", 0.3)) == []  # +0.2 s is noise
+    production = [_run("r1", 1.0, profile="production"), _run("r2", 1.0, profile="production")]
+    assert regressions(production, _run("r3", 5.0)) == []
+
+
+def test_a_data_loss_window_regresses_too() -> None:
+    earlier = [_run("r1", 1.0, 1.0), _run("r2", 1.0, 1.2)]
+    [found] = regressions(earlier, _run("r3", 1.0, 3.0))
+    assert found.figure == "RPO user_data"
+
+
+def _compliance(run_dir: Path) -> dict[str, object]:
+    (run_dir / "scenario").mkdir(parents=True)
+    (run_dir / "scenario" / "ack-log.jsonl").write_text('{"id": 1}\n')
+    (run_dir / "drill-report.json").write_text("{}")
+    summary = {"scenarios": [{"name": "s", "feature": "f", "tags": ["drill"], "verdict": "passed",
+                              "evidence_dir": "scenario",
+                              "rto": {"measured_s": 1.0, "resolution_s": 0.05, "budget_s": 30, "verdict": "passed"},
+                              "rpo": {}, "judgements": [], "checklists": []}]}  # fmt: skip
+    return write_compliance(run_dir, run_id="r1", started_at=0.0, environment={"target": "sandbox"},
+                            summary=summary, trends={"runs": 1, "regressions": []}, pictures={})  # fmt: skip
+
+
+def test_evidence_verifies_until_a_file_is_changed_removed_or_added(tmp_path: Path) -> None:
+    document = _compliance(tmp_path)
+    assert len(document["evidence"]["files"]) == 2  # type: ignore[index]
+    assert verify_evidence(tmp_path).ok
+    (tmp_path / "scenario" / "ack-log.jsonl").write_text('{"id": 2}\n')
+    (tmp_path / "extra.txt").write_text("x")
+    (tmp_path / "drill-report.json").unlink()
+    problems = verify_evidence(tmp_path).problems
+    assert any("ack-log.jsonl: SHA-256" in problem for problem in problems)
+    assert any("drill-report.json: missing" in problem for problem in problems)
+    assert any("extra.txt: not in the evidence list" in problem for problem in problems)
+
+
+def test_an_edited_evidence_list_is_caught_by_the_manifest_hash(tmp_path: Path) -> None:
+    _compliance(tmp_path)
+    path = tmp_path / "compliance.json"
+    data = json.loads(path.read_text())
+    data["evidence"]["files"] = data["evidence"]["files"][:1]  # drop a file from the list
+    path.write_text(json.dumps(data))
+    problems = verify_evidence(tmp_path).problems
+    assert any("the evidence list was changed" in problem for problem in problems)
+
+
+@pytest.mark.parametrize(("status", "kinds", "expected"), [
+    (0, {}, 0),
+    (1, {"failed": 1}, 1),
+    (1, {"inconclusive": 1}, 1),
+    (1, {"infrastructure": 1}, 3),
+    (1, {"infrastructure": 1, "failed": 1}, 1),
+    (2, {}, 3),  # interrupted: the run did not finish
+    (4, {}, 2),
+    (5, {}, 2),  # the selection matched nothing
+])  # fmt: skip
+def test_exit_codes_for_the_weekly_job(status: int, kinds: dict[str, int], expected: int) -> None:
+    outcomes = Outcomes()
+    for kind, count in kinds.items():
+        getattr(outcomes, kind).extend(["x"] * count)
+    assert exit_code(status, outcomes) == expected
