@@ -51,7 +51,7 @@ class Outcomes:
         elif report.failed:
             error = call.excinfo.value if call.excinfo is not None else None
             where = f"{item.nodeid} ({report.when}): {type(error).__name__ if error else 'failed'}"
-            if INCONCLUSIVE in str(report.longrepr):
+            if error is not None and str(error).startswith(INCONCLUSIVE):
                 self.inconclusive.append(where)
             elif _infrastructure(error, report.when):
                 self.infrastructure.append(where)

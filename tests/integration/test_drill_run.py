@@ -1,0 +1,45 @@
+"""`drill run` maps what happened to the exit codes a scheduled job acts on, on real runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def drill_run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chaos.cli", "run", *args, f"--workdir={tmp_path / 'runs'}",
+         f"--ledger-dir={tmp_path / 'ledger'}", f"--drill-report-dir={tmp_path / 'report'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ | (env or {}),
+    )  # fmt: skip
+
+
+def test_a_breached_budget_exits_1_and_the_evidence_verifies(tmp_path: Path) -> None:
+    budgets = tmp_path / "budgets.yaml"
+    budgets.write_text("profiles:\n  impossible:\n    description: budgets no recovery can meet\n"
+                       "    rto: {database: 1ms}\n    rpo: {user_data: 1ms, calendar_events: 1ms, "
+                       "system_configuration: 1ms}\n")  # fmt: skip
+    result = drill_run(tmp_path, "-m", "database_failure", "-k", "killed_and_restored", f"--budgets={budgets}",
+                       "--budget-profile=impossible")  # fmt: skip
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr
+    assert "drill run: exit 1: 0 passed, 1 failed" in result.stderr
+    verify = subprocess.run([sys.executable, "-m", "chaos.cli", "evidence", "verify", str(tmp_path / "report")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert verify.returncode == 0, verify.stdout
+    assert verify.stdout.startswith("ok: ")
+
+
+def test_a_missing_server_binary_is_an_infrastructure_error_exit_3(tmp_path: Path) -> None:
+    result = drill_run(tmp_path, "-m", "backup_testing", env={"CHAOS_REDIS_SERVER": str(tmp_path / "no-redis")})
+    assert result.returncode == 3, result.stdout[-2000:] + result.stderr
+    assert "infrastructure: features/test_drills.py::" in result.stderr
+    assert "ToolNotFoundError" in result.stderr
+
+
+def test_a_selection_matching_nothing_or_a_bad_option_is_a_usage_error_exit_2(tmp_path: Path) -> None:
+    assert drill_run(tmp_path, "-m", "no_such_disaster").returncode == 2
+    assert drill_run(tmp_path, "--budget-profile=nonexistent").returncode == 2
