@@ -13,13 +13,14 @@ setup:
 ## Every drill against the embedded sandbox, then the Allure HTML report (one file).
 drill:
 	bash scripts/setup.sh --report
-	rm -rf reports/allure-results reports/allure-report
+	rm -rf reports/allure-results
 	$(PYTHON) -m chaos.cli run -m drill --alluredir reports/allure-results $(PYTEST_FLAGS); status=$$?; \
 	$(MAKE) --no-print-directory report; \
 	exit $$status
 
 ## The Allure report of the last run: a single HTML file, with the history of earlier runs.
 report:
+	rm -rf reports/allure-report
 	$(ALLURE) awesome reports/allure-results --single-file --output reports/allure-report \
 		--history-path reports/allure-history.jsonl --report-name "Calendar Assistant DR drills" >/dev/null \
 		&& echo "HTML report: $(CURDIR)/reports/allure-report/index.html" \

@@ -122,7 +122,7 @@ def trend_png(series: dict[str, list[tuple[str, float | None]]], path: Path, *, 
         for name, points in sorted(drawn.items()):
             xs = [runs.index(run) for run, value in points if value is not None]
             ys = [value for _, value in points if value is not None]
-            axes.plot(xs, ys, marker="o", linewidth=1.2, label=name[:60])
+            axes.plot(xs, ys, marker="o", linewidth=1.2, label=name if len(name) <= 70 else name[:69] + "…")
         axes.set_xticks(range(len(runs)), runs, rotation=30, ha="right", fontsize=7)
         axes.set_ylabel(ylabel)
         axes.set_title(title, fontsize=10)
