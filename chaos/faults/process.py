@@ -68,7 +68,40 @@ def _still_answers(check: Callable[[], bool]) -> bool:
         return False
 
 
-class Kill(Fault):
+class _ProcessFault(Fault):
+    """What every process fault has: its target, the signal it sends, the blast radius it respects."""
+
+    def __init__(
+        self,
+        target: Target | None,
+        *,
+        signal_name: str,
+        blast_radius: BlastRadius | None,
+        ledger: Ledger | None,
+        description: str,
+    ) -> None:
+        super().__init__(ledger=ledger)
+        if signal_name not in SIGNALS:
+            raise ConfigError(f"signal {signal_name!r}: expected one of {', '.join(SIGNALS)}")
+        self.target, self.signal_name, self.blast_radius = target, signal_name, blast_radius
+        self.target_description = description or (target.description if target else "")
+
+    def _await_gone(self, pids: list[int], endpoints: dict[str, Callable[[], bool]]) -> None:
+        """Until every pid is gone and no endpoint answers; FaultNotObservedError after OBSERVE_TIMEOUT_S."""
+        deadline = time.monotonic() + OBSERVE_TIMEOUT_S
+        while True:
+            alive = [pid for pid in pids if pid_alive(pid)]
+            answering = [name for name, answers in endpoints.items() if _still_answers(answers)]
+            if not alive and not answering:
+                return
+            if time.monotonic() > deadline:
+                seen = f"pids {alive} still alive" if alive else f"{', '.join(answering)} still answer"
+                raise FaultNotObservedError(f"{self.describe()}: after {OBSERVE_TIMEOUT_S:g}s {seen}; "
+                                            "the fault did not land")  # fmt: skip
+            time.sleep(0.05)
+
+
+class Kill(_ProcessFault):
     """Send SIGKILL (or SIGTERM) to a component's processes.
 
     ``replicas`` (the app only): ``"one"`` (a random replica), ``"all"``, an index,
@@ -89,14 +122,11 @@ class Kill(Fault):
         seed: int | None = None,
         description: str = "",
     ) -> None:
-        super().__init__(ledger=ledger)
-        if signal_name not in SIGNALS:
-            raise ConfigError(f"signal {signal_name!r}: expected one of {', '.join(SIGNALS)}")
+        super().__init__(target, signal_name=signal_name, blast_radius=blast_radius, ledger=ledger,
+                         description=description)  # fmt: skip
         if isinstance(replicas, float) and not 0 < replicas <= 1:
             raise ConfigError(f"kill a fraction {replicas}: expected a fraction in (0, 1]")
-        self.target, self.component, self.replicas = target, component, replicas
-        self.signal_name, self.blast_radius = signal_name, blast_radius
-        self.target_description = description or (target.description if target else "")
+        self.component, self.replicas = component, replicas
         self._random = random.Random(seed)
         self.killed: dict[int | None, int] = {}  # replica index (None for a data store) -> pid
 
@@ -151,18 +181,9 @@ class Kill(Fault):
 
     def _observe(self) -> None:
         assert self.target is not None
-        check = None if self.component == "app" else _answers(self.target.endpoints, self.component)
-        deadline = time.monotonic() + OBSERVE_TIMEOUT_S
-        while True:
-            alive = [pid for pid in self.killed.values() if pid_alive(pid)]
-            answering = check is not None and _still_answers(check)
-            if not alive and not answering and self.killed:
-                return
-            if time.monotonic() > deadline:
-                seen = f"pids {alive} still alive" if alive else "it still answers on its endpoint"
-                raise FaultNotObservedError(f"{self.describe()}: after {OBSERVE_TIMEOUT_S:g}s {seen}; "
-                                            "the fault did not land")  # fmt: skip
-            time.sleep(0.05)
+        endpoints = {} if self.component == "app" else {
+            self.component: _answers(self.target.endpoints, self.component)}  # fmt: skip
+        self._await_gone(list(self.killed.values()), endpoints)
 
     def _undo(self) -> None:
         if self.target is None or not self.killed:
@@ -186,7 +207,7 @@ class Kill(Fault):
             time.sleep(0.1)
 
 
-class SystemFailure(Fault):
+class SystemFailure(_ProcessFault):
     """The plan's "Complete System Failure": every process of the stack killed at once.
 
     Data stores, proxies, monitoring and every app replica go down together, as
@@ -207,11 +228,8 @@ class SystemFailure(Fault):
         ledger: Ledger | None = None,
         description: str = "",
     ) -> None:
-        super().__init__(ledger=ledger)
-        if signal_name not in SIGNALS:
-            raise ConfigError(f"signal {signal_name!r}: expected one of {', '.join(SIGNALS)}")
-        self.target, self.signal_name, self.blast_radius = target, signal_name, blast_radius
-        self.target_description = description or (target.description if target else "")
+        super().__init__(target, signal_name=signal_name, blast_radius=blast_radius, ledger=ledger,
+                         description=description)  # fmt: skip
         self.killed: dict[str, list[int]] = {}
         self._endpoints: Endpoints | None = None  # where each component answered before the kill
 
@@ -242,17 +260,7 @@ class SystemFailure(Fault):
         checks = {name: _answers(self._endpoints, name) for name in self.killed if name != "app"}
         for url in self._endpoints.apps:
             checks[url] = functools.partial(launch.http_answers, f"{url}/health")
-        deadline = time.monotonic() + OBSERVE_TIMEOUT_S
-        while True:
-            alive = [pid for pids in self.killed.values() for pid in pids if pid_alive(pid)]
-            answering = [name for name, check in checks.items() if _still_answers(check)]
-            if not alive and not answering:
-                return
-            if time.monotonic() > deadline:
-                seen = f"pids {alive} still alive" if alive else f"{', '.join(answering)} still answer"
-                raise FaultNotObservedError(f"{self.describe()}: after {OBSERVE_TIMEOUT_S:g}s {seen}; "
-                                            "the fault did not land")  # fmt: skip
-            time.sleep(0.05)
+        self._await_gone([pid for pids in self.killed.values() for pid in pids], checks)
 
     def _undo(self) -> None:
         if self.target is None or not self.killed:

@@ -17,7 +17,6 @@ If monitoring never looked broken after the fault, the verdict is ``unknown``.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from chaos.measure.evidence import write_jsonl
 from chaos.measure.rto import RtoMeasurement
 from chaos.measure.verdict import Verdict
 from chaos.servers.prometheus import ScrapeTarget, scrape_targets
@@ -102,11 +102,7 @@ class MonitoringWatcher:
 
     def save(self, path: Path) -> Path:
         """Write what the watcher saw as JSON lines, one poll a line."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as out:
-            for sample in self.samples():
-                out.write(json.dumps(asdict(sample)) + "\n")
-        return path
+        return write_jsonl(path, (asdict(sample) for sample in self.samples()))
 
 
 @dataclass

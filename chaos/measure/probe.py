@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from chaos.measure.evidence import write_jsonl
 from chaos.measure.http import HttpClient, RequestError
 
 if TYPE_CHECKING:
@@ -161,8 +162,4 @@ class Prober:
 
     def save(self, path: Path) -> Path:
         """Write the timeline as JSON lines, one sample a line."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as out:
-            for sample in self.samples():
-                out.write(json.dumps(asdict(sample)) + "\n")
-        return path
+        return write_jsonl(path, (asdict(sample) for sample in self.samples()))

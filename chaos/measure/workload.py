@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import enum
 import itertools
-import json
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chaos.measure.evidence import write_jsonl
 from chaos.measure.http import HttpClient, RequestError
 
 if TYPE_CHECKING:
@@ -211,8 +211,5 @@ class Writer:
                          outcome, status, error, self.workload.stored(body))  # fmt: skip
 
     def save(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as out:
-            for record in self.log():
-                out.write(json.dumps(record.to_json()) + "\n")
-        return path
+        """Write the ack log as JSON lines, one write a line."""
+        return write_jsonl(path, (record.to_json() for record in self.log()))

@@ -36,19 +36,18 @@ SEVERITY = {
     "backup_testing": "minor",
 }
 
-# Allure sorts failed and broken results into these by their message.
+# Allure sorts failed and broken results into the first of these whose patterns match.
 CATEGORIES = [
-    {"name": "Budget breached", "matchedStatuses": ["failed"],
-     "messageRegex": r"(?s).*(budget|within its budget|not recovered|lost).*"},
-    {"name": "Fault did not land", "matchedStatuses": ["failed", "broken"],
-     "messageRegex": r"(?s).*(fault did not land|verdict unknown|never saw the fault|never looked broken).*"},
     {"name": "Aborted", "matchedStatuses": ["broken", "failed", "skipped"],
      "messageRegex": r"(?s).*(KeyboardInterrupt|Interrupted|aborted).*"},
-    {"name": "Infrastructure error", "matchedStatuses": ["broken"],
-     "traceRegex": r"(?s).*(StartupError|ToolNotFoundError|ComponentError|TargetError|ToxiproxyError|"
-                   r"WaitTimeoutError|ConnectionError|OSError).*"},
+    {"name": "Fault did not land", "matchedStatuses": ["failed", "broken"],
+     "messageRegex": r"(?s).*(fault did not land|verdict unknown|never saw the fault|never looked broken).*"},
+    {"name": "Infrastructure error", "matchedStatuses": ["broken", "failed"],
+     "messageRegex": r"(?s).*(StartupError|ToolNotFoundError|ComponentError|ToxiproxyError|not found \(looked at|"
+                     r"exited with code|did not become ready).*"},
     {"name": "Recovery procedure failed", "matchedStatuses": ["failed", "broken"],
      "messageRegex": r"(?s).*(BackupError|BackupVerificationError|integrity check failed|refusing to recover).*"},
+    {"name": "Budget breached", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\(budget [^)]*\).*"},
 ]  # fmt: skip
 
 

@@ -20,6 +20,9 @@ import matplotlib.pyplot as plt
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
     from chaos.report.record import DrillRecord
 
 __all__ = ["timeline_png", "trend_png"]
@@ -101,11 +104,8 @@ def timeline_png(record: DrillRecord, path: Path, *, interval: float = 0.05) -> 
         axes.set_xlabel("seconds after the fault" if fault is not None else "seconds")
         measured = "" if rto is None or rto.measured_s is None else f" — RTO {rto.measured_s:.2f}s"
         axes.set_title(f"{record.name} ({record.verdict.value}){measured}", fontsize=10)
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
         axes.grid(axis="x", alpha=0.3)
-        figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, format="png")
+        _save(figure, axes, path, legend_size=8)
     finally:
         plt.close(figure)
     return path
@@ -127,10 +127,15 @@ def trend_png(series: dict[str, list[tuple[str, float | None]]], path: Path, *, 
         axes.set_ylabel(ylabel)
         axes.set_title(title, fontsize=10)
         axes.grid(alpha=0.3)
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
-        figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, format="png")
+        _save(figure, axes, path, legend_size=7)
     finally:
         plt.close(figure)
     return path
+
+
+def _save(figure: Figure, axes: Axes, path: Path, *, legend_size: int) -> None:
+    """The legend to the right of the plot, then the PNG."""
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=legend_size, frameon=False)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")

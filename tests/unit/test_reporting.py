@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
 import pytest
 
+from chaos.report.allure import CATEGORIES
 from chaos.report.compliance import verify_evidence, write_compliance
 from chaos.report.history import regressions, run_entry
 from chaos.report.redact import MASK, Redactor
@@ -107,3 +109,22 @@ def test_exit_codes_for_the_weekly_job(status: int, kinds: dict[str, int], expec
     for kind, count in kinds.items():
         getattr(outcomes, kind).extend(["x"] * count)
     assert exit_code(status, outcomes) == expected
+
+
+@pytest.mark.parametrize(("status", "message", "expected"), [
+    ("failed", "AssertionError: recovered in 2.91s (budget 0.001s)", "Budget breached"),
+    ("failed", "AssertionError: user_data: 110 of 243 acknowledged writes lost, window 2.18s (budget 0.001s)",
+     "Budget breached"),
+    ("failed", "Failed: inconclusive (verdict unknown): fault did not land: pids [1] still alive (budget 30s)",
+     "Fault did not land"),
+    ("broken", "chaos.errors.StartupError: redis exited with code 1 during start-up", "Infrastructure error"),
+    ("broken", "chaos.errors.ToolNotFoundError: redis-server not found (looked at $CHAOS_REDIS_SERVER, ...)",
+     "Infrastructure error"),
+    ("failed", "chaos.errors.BackupVerificationError: refusing to recover from an unverified backup",
+     "Recovery procedure failed"),
+    ("broken", "KeyboardInterrupt", "Aborted"),
+])  # fmt: skip
+def test_failures_fall_into_the_intended_allure_category(status: str, message: str, expected: str) -> None:
+    matching = [category["name"] for category in CATEGORIES if status in category["matchedStatuses"]
+                and re.fullmatch(category["messageRegex"], message)]  # fmt: skip
+    assert matching[:1] == [expected]
