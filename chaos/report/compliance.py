@@ -73,14 +73,14 @@ def write_compliance(
         "drill_id": run_id,
         "started_at": started_at,
         "generated_at": time.time(),
-        "environment": {key: redact(value) for key, value in environment.items()},
+        "environment": environment,
         "plan": {"path": environment.get("dr plan", ""), "sha256": environment.get("dr plan sha256", "")},
         "verdicts": counts,
         "scenarios": scenarios,
         "trends": trends,
         "evidence": {"files": files, "manifest_sha256": manifest_sha256(files)},
     }
-    (run_dir / "compliance.json").write_text(json.dumps(document, indent=2))
+    (run_dir / "compliance.json").write_text(redact(json.dumps(document, indent=2)))
     (run_dir / "compliance.html").write_text(redact(_html(document, pictures)))
     return document
 

@@ -64,6 +64,11 @@ def free_port() -> int:
     """
     low, high = _ephemeral_range()
     candidates = [*range(max(1024, low - _PORT_SPAN), low), *range(high + 1, min(65536, high + 1 + _PORT_SPAN))]
+    if not candidates:  # the ephemeral range covers every port: the kernel's choice is all there is
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            chosen: int = sock.getsockname()[1]
+            return chosen
     for _ in range(200):
         port: int = _random.choice(candidates)
         if port in _handed_out:
