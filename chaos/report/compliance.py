@@ -31,13 +31,15 @@ __all__ = ["COMPLIANCE_FILES", "EvidenceCheck", "manifest_sha256", "verify_evide
 COMPLIANCE_FILES = ("compliance.json", "compliance.html")
 
 
+def _evidence_paths(run_dir: Path) -> list[str]:
+    """Every file of the run directory but the compliance report itself, relative and sorted."""
+    paths = (path for path in sorted(run_dir.rglob("*")) if path.is_file() and not path.is_symlink())
+    return [relative for path in paths if (relative := path.relative_to(run_dir).as_posix()) not in COMPLIANCE_FILES]
+
+
 def _evidence(run_dir: Path) -> list[dict[str, Any]]:
-    files = []
-    for path in sorted(run_dir.rglob("*")):
-        relative = path.relative_to(run_dir).as_posix()
-        if path.is_file() and not path.is_symlink() and relative not in COMPLIANCE_FILES:
-            files.append({"path": relative, "sha256": sha256_file(path), "size": path.stat().st_size})
-    return files
+    return [{"path": relative, "sha256": sha256_file(run_dir / relative), "size": (run_dir / relative).stat().st_size}
+            for relative in _evidence_paths(run_dir)]  # fmt: skip
 
 
 def manifest_sha256(files: list[dict[str, Any]]) -> str:
@@ -203,7 +205,7 @@ def verify_evidence(run_dir: Path) -> EvidenceCheck:
         digest = sha256_file(file)
         if digest != item["sha256"]:
             check.problems.append(f"{file}: SHA-256 {digest} differs from the recorded {item['sha256']}")
-    for item in _evidence(run_dir):
-        if item["path"] not in listed:
-            check.problems.append(f"{run_dir / item['path']}: not in the evidence list (added after the run)")
+    for relative in _evidence_paths(run_dir):  # listed files were hashed above; the rest only need naming
+        if relative not in listed:
+            check.problems.append(f"{run_dir / relative}: not in the evidence list (added after the run)")
     return check
