@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import httpx
 from pytest_bdd import given, parsers
 
-from chaos.measure.monitoring import MonitoringWatcher
+from chaos.measure.monitoring import MonitoringWatcher, scrape_addresses
 from chaos.measure.probe import Prober
 from chaos.measure.workload import Writer, workload_for
 from chaos.wait import wait_for
@@ -98,7 +98,7 @@ def monitoring_watched(target: Target, drill: DrillRecord) -> Iterator[Monitorin
     endpoints = target.endpoints
     if not endpoints.prometheus_api:
         raise AssertionError(f"{target.description} runs no monitoring: nothing scrapes the replicas")
-    expected = {url.removeprefix("http://") for url in endpoints.apps}
+    expected = scrape_addresses(endpoints.apps)
     watcher = MonitoringWatcher(endpoints.prometheus_api).start()
 
     def all_scraped() -> bool:

@@ -12,7 +12,7 @@ from pytest_bdd import parsers, then, when
 
 from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
-from chaos.measure.monitoring import measure_monitoring_rto
+from chaos.measure.monitoring import measure_monitoring_rto, scrape_addresses
 from chaos.measure.rto import BLIP_RUN, RtoMeasurement, measure_rto, outage_windows, rto_phases
 from chaos.measure.verdict import Verdict, worst
 from chaos.report.record import Judgement
@@ -220,7 +220,7 @@ def monitoring_recovered(monitoring: MonitoringWatcher, target: Target, drill: D
     budget = budgets.rto_for("monitoring")
     fault = drill.timeline.first("fault_injected")
     assert fault is not None, "no fault was injected before waiting for monitoring"
-    expected = {url.removeprefix("http://") for url in target.endpoints.apps}
+    expected = scrape_addresses(target.endpoints.apps)
 
     def measure() -> RtoMeasurement:
         return measure_monitoring_rto(monitoring.samples(), expected=expected, fault_at=fault.mono, budget_s=budget,
