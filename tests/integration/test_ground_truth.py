@@ -81,7 +81,8 @@ def test_sessions_are_accounted_from_redis(sandbox: LocalTarget) -> None:
 
 
 def test_slow_but_successful_answers_are_not_an_outage(sandbox: LocalTarget) -> None:
-    # 8 ms added to every MongoDB reply: slower, well inside the probe deadline.
+    # 8 ms ± 2 ms added to every MongoDB reply: slower, well inside the probe deadline. Toxiproxy draws the
+    # jitter from [-2, +2) ms, so no reply comes back in less than 6 ms.
     sandbox.toxiproxy.add_toxic("mongodb", "slow", "latency", {"latency": 8, "jitter": 2})
     prober = Prober(sandbox.endpoints.apps, interval=INTERVAL).start()
     try:
@@ -90,7 +91,7 @@ def test_slow_but_successful_answers_are_not_an_outage(sandbox: LocalTarget) -> 
         prober.stop()
         sandbox.toxiproxy.remove_toxic("mongodb", "slow")
     samples = prober.samples()
-    assert min(sample.latency_s for sample in samples if sample.check == "health") >= 0.008  # the toxic is there
+    assert min(sample.latency_s for sample in samples if sample.check == "health") >= 0.006  # the toxic is there
     real = [i for i in incidents(outage_windows(samples), merge_gap=0.25) if i.longest_run > 2]
     assert real == []
     assert sum(sample.ok for sample in samples) / len(samples) >= 0.95
