@@ -4,7 +4,12 @@ Prints, from one run on this machine:
 - the prober's achieved sample rate per stream (health and data path of each of
   3 replicas) against its configured rate, with latency percentiles;
 - the writer's acknowledged writes per second with the ack log and without it,
-  interleaved A/B/A/B so drift affects both alike, and their ratio.
+  interleaved A/B/A/B so drift affects both alike, and their ratio;
+- two baselines from the same run that say where the writer's ceiling comes from:
+  the MongoDB-wire server's own single-document insert rate (pymongo straight to
+  the server, same number of threads, no app, no proxy), and the writer's own CPU
+  cost per acknowledged write (process CPU time of this process, which holds
+  nothing but the writer while it runs), i.e. the rate one core could drive.
 Targets (issue 3): >= 20 Hz on every stream, >= 1,000 acknowledged writes/s,
 ack-log overhead <= 10 %.
 
@@ -18,8 +23,11 @@ import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import pymongo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -57,14 +65,41 @@ def probe_rate_under_load(target: LocalTarget, seconds: float, interval: float) 
             writer.stop()
 
 
-def writer_throughput(target: LocalTarget, seconds: float, concurrency: int, keep_log: bool, run: int) -> float:
+def writer_throughput(
+    target: LocalTarget, seconds: float, concurrency: int, keep_log: bool, run: int
+) -> tuple[float, float]:
+    """Acknowledged writes/s, and this process's CPU seconds per acknowledged write."""
     writer = Writer(target.endpoints.apps, WORKLOADS["calendar_events"], run_id=f"bench{run}{int(keep_log)}",
                     rate=None, concurrency=concurrency, keep_log=keep_log).start()  # fmt: skip
-    started, before = time.monotonic(), writer.acked_count()
+    started, cpu, before = time.monotonic(), time.process_time(), writer.acked_count()
     time.sleep(seconds)
-    acked, elapsed = writer.acked_count() - before, time.monotonic() - started
+    acked, elapsed, cpu = writer.acked_count() - before, time.monotonic() - started, time.process_time() - cpu
     writer.stop()
-    return acked / elapsed
+    return acked / elapsed, cpu / max(acked, 1)
+
+
+def raw_insert_rate(target: LocalTarget, seconds: float, concurrency: int) -> float:
+    """The backend's own ceiling: single-document inserts straight to the MongoDB-wire server."""
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(target.endpoints.mongodb_uri)
+    collection = client[target.endpoints.database]["bench_raw_insert"]
+    counts = [0] * concurrency
+    deadline = time.monotonic() + seconds
+
+    def insert(slot: int) -> None:
+        while time.monotonic() < deadline:
+            collection.insert_one({"_id": f"raw-{slot}-{counts[slot]}", "title": "benchmark", "start": "", "end": ""})
+            counts[slot] += 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=insert, args=(slot,)) for slot in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    collection.drop()
+    client.close()
+    return sum(counts) / elapsed
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -85,16 +120,29 @@ def main() -> None:
         try:
             probe_rate(target, args.seconds, args.interval)
             probe_rate_under_load(target, args.seconds, args.interval)
-            with_log, without_log = [], []
+            with_log, without_log, raw, cpu = [], [], [], []
             for run in range(args.rounds):
-                with_log.append(writer_throughput(target, args.seconds, args.concurrency, True, run))
-                without_log.append(writer_throughput(target, args.seconds, args.concurrency, False, run))
-            a, b = statistics.median(with_log), statistics.median(without_log)
+                rate, per_write = writer_throughput(target, args.seconds, args.concurrency, True, run)
+                with_log.append(rate)
+                cpu.append(per_write)
+                without_log.append(writer_throughput(target, args.seconds, args.concurrency, False, run)[0])
+                raw.append(raw_insert_rate(target, args.seconds, args.concurrency))
+            a, b, r = statistics.median(with_log), statistics.median(without_log), statistics.median(raw)
             print(f"writer: {args.concurrency} threads, {args.rounds} rounds of {args.seconds:g}s each way")
-            for label, median, runs in (("with ack log   ", a, with_log), ("without ack log", b, without_log)):
+            for label, median, runs in (
+                ("with ack log   ", a, with_log),
+                ("without ack log", b, without_log),
+                ("raw insert     ", r, raw),
+            ):
                 listed = ", ".join(f"{x:.0f}" for x in runs)
                 print(f"  {label} {median:8.1f} acknowledged writes/s  (runs: {listed})")
             print(f"  ratio with/without = {a / b:.3f}  (ack-log overhead {100 * (1 - a / b):+.1f} %)")
+            print(f"  ratio writer/raw insert = {a / r:.3f}  (raw: pymongo insert_one straight to the server)")
+            per_write = statistics.median(cpu)
+            one_core = 1 / per_write
+            print(f"  writer CPU per acknowledged write {per_write * 1e6:.0f} us; one core: {one_core:.0f}/s")
+            bound = "the system under test" if one_core >= 2 * a else "the writer itself, at least in part"
+            print(f"  what limits the acknowledged rate here: {bound}")
         finally:
             target.close()
 
