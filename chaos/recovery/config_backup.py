@@ -21,7 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from chaos.config import DEFAULT_BUDGETS
 from chaos.errors import BackupError, BackupVerificationError, ConfigError
-from chaos.recovery.files import new_output_dir
+from chaos.recovery.files import new_output_dir, sha256_file
 from chaos.targets.config import DEFAULT_TARGETS
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def verify_config(backup_dir: Path, *, key: str | None = None) -> dict[str, Any]
         file = backup_dir / name
         if not file.is_file():
             raise BackupVerificationError(f"{file}: missing")
-        if hashlib.sha256(file.read_bytes()).hexdigest() != expected:
+        if sha256_file(file) != expected:
             raise BackupVerificationError(f"{file}: SHA-256 differs from the manifest; the file was changed")
     tokens = _encrypted_values(json.loads((backup_dir / "environment.json").read_text()))
     if len(tokens) != len(manifest["secrets"]):
