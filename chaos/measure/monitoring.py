@@ -5,12 +5,15 @@ replica succeeded. A watcher polls Prometheus's targets API; each answer
 carries, per replica, when the last scrape started (by the server's clock, the
 same host's clock here), how long it took, and whether it succeeded.
 
-After a fault, only scrapes that *started* after it count. Monitoring is
-*back* at the end of the first successful post-fault scrape of the last
-replica to get one, and *confirmed* once every replica has ``scrapes``
-successful post-fault scrapes with no failed one since its first. RTO is
-fault -> back; its resolution is one scrape interval (monitoring may have been
-able to scrape up to that much earlier). A failed scrape of a replica restarts
+After a fault, only scrapes that *started* after it count. A scrape is known
+by the server's own start timestamp: polls that see the same timestamp see the
+same scrape, however their own clock readings jitter. Monitoring is *back* at
+the end of the first successful post-fault scrape of the last replica to get
+one, and *confirmed* once every replica has ``scrapes`` successful post-fault
+scrapes with no failed one since its first. RTO is fault -> back, the scrape's
+end placed on this machine's monotonic clock through the fault's own (wall,
+monotonic) pair; its resolution is one scrape interval (monitoring may have
+been able to scrape up to that much earlier). A failed scrape of a replica restarts
 its count; an unanswered API after some replica had recovered restarts all.
 If monitoring never looked broken after the fault, the verdict is ``unknown``.
 """
@@ -52,12 +55,6 @@ class MonitoringSample:
     @property
     def answered(self) -> bool:
         return not self.error
-
-    def scrape_started(self, target: ScrapeTarget) -> float | None:
-        """The start of ``target``'s last scrape on this machine's monotonic clock."""
-        if target.last_scrape_wall is None:
-            return None
-        return self.mono - (self.wall - target.last_scrape_wall)
 
     def working(self, expected: Collection[str]) -> bool:
         """The API answered and the latest scrape of every expected replica succeeded."""
@@ -113,8 +110,8 @@ class MonitoringWatcher:
 
 @dataclass
 class _Replica:
-    successes: list[float] = field(default_factory=list)  # post-fault successful scrapes: start times
-    first_back: float | None = None  # the end of the first of them
+    successes: list[float] = field(default_factory=list)  # post-fault successful scrapes: the server's start times
+    first_back: float | None = None  # the end of the first of them, wall seconds
 
 
 def measure_monitoring_rto(
@@ -122,11 +119,15 @@ def measure_monitoring_rto(
     *,
     expected: Collection[str],
     fault_at: float,
+    fault_wall: float,
     budget_s: float,
     scrape_interval: float,
     scrapes: int = 2,
 ) -> RtoMeasurement:
-    """Judge monitoring's recovery from the watcher's samples; ``expected``: replica addresses (host:port)."""
+    """Judge monitoring's recovery from the watcher's samples; ``expected``: replica addresses (host:port).
+
+    ``fault_at`` and ``fault_wall``: the fault's moment on the monotonic and the wall clock.
+    """
 
     def result(verdict: Verdict, reason: str, **found: Any) -> RtoMeasurement:
         values: dict[str, Any] = {"first_failed_at": None, "first_success_at": None, "back_at": None,
@@ -147,8 +148,8 @@ def measure_monitoring_rto(
                 replicas = {address: _Replica() for address in expected}
             continue
         for target in sample.targets:
-            replica, started = replicas.get(target.address), sample.scrape_started(target)
-            if replica is None or started is None or started < fault_at:
+            replica, started = replicas.get(target.address), target.last_scrape_wall
+            if replica is None or started is None or started < fault_wall:
                 continue
             if not target.up:
                 replicas[target.address] = _Replica()
@@ -157,8 +158,8 @@ def measure_monitoring_rto(
                 if replica.first_back is None:
                     replica.first_back = started + target.last_scrape_duration_s
         if all(len(replica.successes) >= scrapes for replica in replicas.values()):
-            back = max(replica.first_back or sample.mono for replica in replicas.values())
-            measured = back - fault_at
+            measured = max(replica.first_back or sample.wall for replica in replicas.values()) - fault_wall
+            back = fault_at + measured
             verdict = Verdict.PASSED if measured <= budget_s else Verdict.FAILED
             return result(
                 verdict, f"every replica scraped successfully again {measured:.2f}s after the fault "

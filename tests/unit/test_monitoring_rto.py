@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from chaos.measure.monitoring import MonitoringSample, measure_monitoring_rto
@@ -27,7 +28,8 @@ def polled(at: float, scrapes: dict[str, tuple[str, float | None]] | None) -> Mo
 
 
 def judge(samples: list[MonitoringSample], budget: float = 30.0) -> RtoMeasurement:
-    return measure_monitoring_rto(samples, expected={A, B}, fault_at=10.0, budget_s=budget, scrape_interval=1.0)
+    return measure_monitoring_rto(samples, expected={A, B}, fault_at=10.0, fault_wall=WALL + 10.0, budget_s=budget,
+                                  scrape_interval=1.0)  # fmt: skip
 
 
 def outage_then(*after: MonitoringSample) -> list[MonitoringSample]:
@@ -108,3 +110,21 @@ def test_monitoring_down_again_after_a_partial_recovery_starts_over() -> None:
         polled(26.0, {A: ("up", 25.9), B: ("up", 25.95)}),
     ))  # fmt: skip
     assert round(rto.measured_s or 0, 2) == 14.96
+
+
+def test_one_scrape_seen_by_polls_whose_clocks_jitter_counts_once() -> None:
+    """Each poll reads its own (monotonic, wall) pair; the scrape is known by the server's timestamp alone."""
+
+    def jittered(at: float, jitter: float, scrapes: dict[str, tuple[str, float | None]]) -> MonitoringSample:
+        sample = polled(at, scrapes)
+        return dataclasses.replace(sample, wall=sample.wall + jitter)
+
+    once_then_down = outage_then(
+        jittered(20.5, 0.0, {A: ("up", 20.0), B: ("up", 20.1)}),
+        jittered(20.7, 0.03, {A: ("up", 20.0), B: ("up", 20.1)}),
+        jittered(20.9, -0.02, {A: ("up", 20.0), B: ("up", 20.1)}),  # the same two scrapes, seen a third time
+        polled(21.2, {A: ("down", 21.0), B: ("down", 21.1)}),
+    )
+    rto = judge(once_then_down)
+    assert rto.stable_at is None  # one good scrape each, then failures: not confirmed
+    assert rto.verdict is Verdict.FAILED
