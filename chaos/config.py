@@ -12,9 +12,11 @@ import yaml
 from chaos.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_AVAILABILITY",
     "DEFAULT_BUDGETS",
     "RPO_DATA_CLASSES",
     "RTO_COMPONENTS",
+    "AvailabilityBudget",
     "Budgets",
     "format_duration",
     "load_budgets",
@@ -67,12 +69,27 @@ def format_duration(seconds: float) -> str:
 
 
 @dataclass(frozen=True)
+class AvailabilityBudget:
+    """At most ``max_failed`` (a fraction) of one replica's probes may fail in any ``window_s`` seconds."""
+
+    max_failed: float = 0.01
+    window_s: float = 10.0
+
+    def describe(self) -> str:
+        return f"at most {self.max_failed:.1%} of a replica's probes failed in any {self.window_s:g}s window"
+
+
+DEFAULT_AVAILABILITY = AvailabilityBudget()
+
+
+@dataclass(frozen=True)
 class Budgets:
     source: Path
     profile: str
     description: str
     rto: dict[str, float]
     rpo: dict[str, float]
+    availability: AvailabilityBudget = DEFAULT_AVAILABILITY
 
     def rto_for(self, component: str) -> float:
         if component not in self.rto:
@@ -111,6 +128,40 @@ def _table(node: yaml.Node, where: str, known: tuple[str, ...], source: Path) ->
     return table
 
 
+def _fraction(value: object) -> float:
+    """A fraction from ``0.01`` or ``"1%"``; ValueError otherwise (a bool is not a number here)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            number = float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage (example: 1%)") from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        raise ValueError(f"{value!r} is not a fraction (examples: 0.01, 1%)")
+    if not 0 <= number < 1:
+        raise ValueError(f"{value!r} must be at least 0 and below 100%")
+    return number
+
+
+def _availability(node: yaml.Node, where: str, source: Path) -> AvailabilityBudget:
+    values: dict[str, float] = {}
+    for name, (value, line) in _mapping(node, where, source).items():
+        raw: Any = yaml.safe_load(yaml.serialize(value))
+        try:
+            if name == "max_failed":
+                values["max_failed"] = _fraction(raw)
+            elif name == "window":
+                values["window_s"] = parse_duration(raw)
+                if values["window_s"] <= 0:
+                    raise ValueError(f"{raw!r} must be longer than 0s")
+            else:
+                raise ValueError("unknown key; expected max_failed, window")
+        except ValueError as exc:
+            raise ConfigError(f"{source}:{line}: {where}.{name}: {exc}") from None
+    return AvailabilityBudget(**values)
+
+
 def load_budgets(path: Path, profile: str) -> Budgets:
     """Load and validate one profile; every error names the file, line and key."""
     try:
@@ -133,8 +184,9 @@ def load_budgets(path: Path, profile: str) -> Budgets:
     where = f"profiles.{profile}"
     body = _mapping(node, where, path)
     for key, (_, line) in body.items():
-        if key not in ("description", "rto", "rpo"):
-            raise ConfigError(f"{path}:{line}: {where}.{key}: unknown key; expected description, rto, rpo")
+        if key not in ("description", "rto", "rpo", "availability"):
+            raise ConfigError(f"{path}:{line}: {where}.{key}: unknown key; expected description, rto, rpo, "
+                              "availability")  # fmt: skip
     description_node = body.get("description")
     return Budgets(
         source=path,
@@ -142,4 +194,7 @@ def load_budgets(path: Path, profile: str) -> Budgets:
         description=str(description_node[0].value) if description_node else "",
         rto=_table(body["rto"][0], f"{where}.rto", RTO_COMPONENTS, path) if "rto" in body else {},
         rpo=_table(body["rpo"][0], f"{where}.rpo", RPO_DATA_CLASSES, path) if "rpo" in body else {},
+        availability=_availability(body["availability"][0], f"{where}.availability", path)
+        if "availability" in body
+        else DEFAULT_AVAILABILITY,
     )

@@ -7,6 +7,10 @@ windows, the RTO phases it could observe, and the data lost per data class.
 
 Nobody tells the watcher when the fault happened, so the first failed probe
 stands in for it: RTO is measured from detection, and the report says so.
+Each lost write counts against the outage that had not ended when it was
+acknowledged, so every outage has its own data-loss window. Outside the
+outages, each replica's failure rate is judged against the availability
+budget: a replica failing every other probe never has an outage.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chaos.measure.availability import AvailabilityMeasurement, measure_availability
 from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
 from chaos.measure.probe import Prober
@@ -50,6 +55,7 @@ class WatchReport:
     outages: list[tuple[Incident, RtoMeasurement]]
     blips: list[Incident]
     rpo: dict[str, DataLossMeasurement]
+    availability: AvailabilityMeasurement
     windows: list[OutageWindow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -57,6 +63,7 @@ class WatchReport:
     def verdict(self) -> Verdict:
         verdicts = [loss.verdict for loss in self.rpo.values()]
         verdicts += [rto.verdict for _, rto in self.outages]
+        verdicts.append(self.availability.verdict)
         return worst(verdicts)
 
     def to_json(self) -> dict[str, Any]:
@@ -68,6 +75,7 @@ class WatchReport:
             "blips": [incident.to_json() for incident in self.blips],
             "windows": [window.to_json() for window in self.windows],
             "rpo": {name: loss.to_json() for name, loss in self.rpo.items()},
+            "availability": self.availability.to_json(),
             "notes": self.notes,
         }
 
@@ -84,7 +92,11 @@ class WatchReport:
             if seen:
                 out.append(f"  phases: {seen}")
         if self.blips:
-            out.append(f"blips (no stream failed more than {BLIP_RUN} probes in a row; not judged): {len(self.blips)}")
+            out.append(f"blips (no stream failed more than {BLIP_RUN} probes in a row; judged by availability): "
+                       f"{len(self.blips)}")  # fmt: skip
+        budget = f"at most {self.availability.max_failed:.1%} failed in any {self.availability.window_s:g}s"
+        out.append(f"availability outside the outages ({budget}): {self.availability.verdict.value}")
+        out.extend(f"  {replica.replica}: {replica.reason}" for replica in self.availability.replicas)
         for name, loss in self.rpo.items():
             out.append(
                 f"{name}: {loss.attempted} attempted, {loss.acked} acked, {loss.lost} lost, "
@@ -92,6 +104,10 @@ class WatchReport:
                 f"{loss.corrupted} corrupted; window {loss.window_s:.2f}s (budget {loss.budget_s:g}s) "
                 f"-> {loss.verdict.value}"
             )
+            for window in loss.windows:
+                which = "after the last outage" if window.outage_start is None else (
+                    "outage from " + time.strftime("%H:%M:%S", time.localtime(window.outage_start)))  # fmt: skip
+                out.append(f"  {window.lost} lost, {which}: window {window.window_s:.2f}s")
         out.extend(f"note: {note}" for note in self.notes)
         return out
 
@@ -149,16 +165,21 @@ def watch(
                           budget_s=budgets.rto_for(component), component=component)  # fmt: skip
         outages.append((incident, dataclasses.replace(rto, phases=rto_phases(rto, []))))
     notes = ["the watcher does not know when a fault happened: each RTO counts from the outage's first failed "
-             "probe, and data-loss windows from the first outage's"]  # fmt: skip
-    fault_wall = outages[0][0].start_wall if outages else time.time()
+             "probe, and each lost write counts against the first outage that had not ended when it was "
+             "acknowledged"]  # fmt: skip
+    availability = measure_availability(
+        samples, replicas=endpoints.apps, max_failed=budgets.availability.max_failed,
+        window_s=budgets.availability.window_s, exclude=[(incident.start, incident.end) for incident, _ in outages],
+    )  # fmt: skip
+    judged = [(incident.start_wall, incident.end_wall) for incident, _ in outages]
     rpo = {}
     for writer in writers:
         found = read_tracked(writer.workload, mongodb_uri=endpoints.mongodb_uri, redis_url=endpoints.redis_url,
                              database=endpoints.database, id_prefix=writer.id_prefix)  # fmt: skip
         budget = budgets.rpo_for(writer.data_class)
         rpo[writer.data_class] = classify_writes(writer.log(), found, data_class=writer.data_class,
-                                                 fault_wall=fault_wall, budget_s=budget)  # fmt: skip
-    report = WatchReport(elapsed, budgets.profile, outages, blips, rpo, windows, notes)
+                                                 outages=judged, budget_s=budget)  # fmt: skip
+    report = WatchReport(elapsed, budgets.profile, outages, blips, rpo, availability, windows, notes)
     if out is not None:
         _save(out, prober, writers, report)
     return report

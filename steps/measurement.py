@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pytest_bdd import parsers, then, when
 
+from chaos.measure.availability import AvailabilityMeasurement, measure_availability
 from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
+from chaos.measure.latency import latencies, percentile
 from chaos.measure.monitoring import measure_monitoring_rto, scrape_addresses
 from chaos.measure.rto import BLIP_RUN, RtoMeasurement, measure_rto, outage_windows, rto_phases
 from chaos.measure.verdict import Verdict, worst
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from chaos.config import Budgets
     from chaos.faults import Kill
     from chaos.measure.monitoring import MonitoringWatcher
-    from chaos.measure.probe import Prober
+    from chaos.measure.probe import Prober, ProbeSample
     from chaos.measure.workload import Writer
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
@@ -101,7 +103,7 @@ def _account(target: Target, writer: Writer, drill: DrillRecord, budget_s: float
     endpoints = target.endpoints
     found = read_tracked(writer.workload, mongodb_uri=endpoints.mongodb_uri, redis_url=endpoints.redis_url,
                          database=endpoints.database, id_prefix=writer.id_prefix)  # fmt: skip
-    loss = classify_writes(writer.log(), found, data_class=writer.data_class, fault_wall=fault.wall,
+    loss = classify_writes(writer.log(), found, data_class=writer.data_class, outages=[(fault.wall, None)],
                            budget_s=budget_s)  # fmt: skip
     name = f"classification-{writer.data_class}.json"
     (drill.evidence_dir / name).write_text(json.dumps(loss.classification(), indent=1))
@@ -152,33 +154,45 @@ def _fault_window(drill: DrillRecord) -> tuple[float, float]:
     return start.mono, end.mono
 
 
+def _availability(
+    samples: list[ProbeSample], replicas: list[str], budgets: Budgets, drill: DrillRecord, name: str
+) -> AvailabilityMeasurement:
+    """Each replica's worst window of failed probes against the availability budget, recorded."""
+    budget = budgets.availability
+    result = measure_availability(samples, replicas=replicas, max_failed=budget.max_failed, window_s=budget.window_s)
+    drill.availability[name] = result
+    return result
+
+
 @then(planned(LATENCY, lambda a, c: f"CHECK while the fault lasted: no stream down (more than {BLIP_RUN} failed "
-                                    f"probes in a row), health p95 <= {a['ms']} ms"))  # fmt: skip
-def latency_budget(prober: Prober, drill: DrillRecord, ms: int) -> None:
+                                    f"probes in a row), {c.budgets.availability.describe()}, health p95 "
+                                    f"<= {a['ms']} ms (a timed-out probe counts as its timeout)"))  # fmt: skip
+def latency_budget(prober: Prober, drill: DrillRecord, budgets: Budgets, ms: int) -> None:
     start, end = _fault_window(drill)
     during = [sample for sample in prober.samples() if start <= sample.mono <= end]
     failed = [sample for sample in during if not sample.ok]
     longest = max((window.failed_samples for window in outage_windows(during)), default=0)
-    health = sorted(sample.latency_s for sample in during if sample.check == "health" and sample.ok)
-    if not health:
-        verdict, reason = Verdict.UNKNOWN, "no health probe answered while the fault lasted"
+    availability = _availability(during, list(prober.urls), budgets, drill, "while the fault lasted")
+    p95 = percentile(latencies(during, timeout=prober.timeout), 95)
+    if p95 is None:
+        verdict, reason = Verdict.UNKNOWN, "no health probe answered or timed out while the fault lasted"
     else:
-        p95 = health[min(len(health) - 1, int(0.95 * len(health)))] * 1000
-        ok = longest <= BLIP_RUN and p95 <= ms
+        ok = longest <= BLIP_RUN and p95 * 1000 <= ms and availability.verdict is Verdict.PASSED
         verdict = Verdict.PASSED if ok else Verdict.FAILED
         reason = (f"{len(failed)} of {len(during)} probes failed, at most {longest} in a row; health p95 "
-                  f"{p95:.1f} ms (budget {ms} ms)")  # fmt: skip
+                  f"{p95 * 1000:.1f} ms (budget {ms} ms); availability {availability.verdict.value}: "
+                  f"{availability.reason}")  # fmt: skip
     drill.judgements.append(Judgement("latency budget", verdict, reason))
     _judge(verdict, reason)
 
 
 def _describe_others(args: dict[str, Any], context: PlanContext) -> str:
     return (f"CHECK from the fault until recovery was confirmed, the replicas not killed answered "
-            f"(no more than {BLIP_RUN} slow probes in a row)")  # fmt: skip
+            f"(no more than {BLIP_RUN} failed probes in a row; {context.budgets.availability.describe()})")  # fmt: skip
 
 
 @then(planned(OTHERS_SERVE, _describe_others))
-def others_keep_serving(prober: Prober, drill: DrillRecord, fault: Kill) -> None:
+def others_keep_serving(prober: Prober, drill: DrillRecord, budgets: Budgets, fault: Kill) -> None:
     start = drill.timeline.first("fault_injected")
     assert start is not None, "no fault was injected"
     stable = drill.rto.stable_at if drill.rto is not None and drill.rto.stable_at is not None else None
@@ -188,9 +202,11 @@ def others_keep_serving(prober: Prober, drill: DrillRecord, fault: Kill) -> None
     samples = [s for s in prober.samples() if start.mono <= s.mono <= stable and s.target in survivors]
     runs = [w.failed_samples for w in outage_windows(samples)]
     longest = max(runs, default=0)
-    ok = bool(survivors) and bool(samples) and longest <= BLIP_RUN
+    availability = _availability(samples, survivors, budgets, drill, "replicas not killed")
+    ok = bool(survivors) and bool(samples) and longest <= BLIP_RUN and availability.verdict is Verdict.PASSED
     reason = (f"{len(survivors)} replicas not killed; longest run of failed probes among them: {longest} "
-              f"over {len(samples)} probes")  # fmt: skip
+              f"over {len(samples)} probes; availability {availability.verdict.value}: "
+              f"{availability.reason}")  # fmt: skip
     drill.judgements.append(Judgement("others keep serving", Verdict.PASSED if ok else Verdict.FAILED, reason))
     assert ok, reason
 
@@ -223,8 +239,9 @@ def monitoring_recovered(monitoring: MonitoringWatcher, target: Target, drill: D
     expected = scrape_addresses(target.endpoints.apps)
 
     def measure() -> RtoMeasurement:
-        return measure_monitoring_rto(monitoring.samples(), expected=expected, fault_at=fault.mono, budget_s=budget,
-                                      scrape_interval=SCRAPE_INTERVAL_S, scrapes=MONITORING_SCRAPES)  # fmt: skip
+        return measure_monitoring_rto(monitoring.samples(), expected=expected, fault_at=fault.mono,
+                                      fault_wall=fault.wall, budget_s=budget, scrape_interval=SCRAPE_INTERVAL_S,
+                                      scrapes=MONITORING_SCRAPES)  # fmt: skip
 
     deadline = fault.mono + budget + (MONITORING_SCRAPES + 1) * SCRAPE_INTERVAL_S
     rto = measure()

@@ -5,8 +5,15 @@
     unexpected  present under the writer's ids, never attempted
     duplicated  present more than once
     corrupted   present, content differs from what was written
-The data-loss window is the fault time minus the acknowledgement time of the
-oldest lost write: how far back in time the recovered state reaches.
+The data-loss window comes from the lost writes themselves. Each lost write
+belongs to the first outage that had not ended when it was acknowledged (a
+drill has one: from the fault on). Per outage, the window runs from the oldest
+lost write's acknowledgement to the newest one's, or to the outage's start if
+that is later: a restore from a backup loses everything from the backup to the
+fault, and a write acknowledged during the outage and then lost stretches the
+window past the fault. Lost writes acknowledged after the last outage ended
+form a window of their own. The measurement is the widest window; with a zero
+budget, any lost write fails, whatever its window.
 """
 
 from __future__ import annotations
@@ -23,9 +30,39 @@ if TYPE_CHECKING:
 
     from chaos.measure.workload import AckRecord
 
-__all__ = ["DataLossMeasurement", "classify_writes"]
+__all__ = ["DataLossMeasurement", "LossWindow", "classify_writes"]
 
 SAMPLE_IDS = 20
+
+
+@dataclass(frozen=True)
+class LossWindow:
+    """The lost writes of one outage and how far they reach."""
+
+    outage_start: float | None  # wall seconds; None: lost after the last outage ended
+    first_lost: float  # acknowledgement times (wall seconds) of the oldest and newest lost write
+    last_lost: float
+    lost: int
+
+    @property
+    def window_s(self) -> float:
+        if self.outage_start is None or self.first_lost > self.outage_start:
+            return self.last_lost - self.first_lost
+        return max(self.last_lost, self.outage_start) - self.first_lost
+
+    def to_json(self) -> dict[str, Any]:
+        return {"outage_start": self.outage_start, "first_lost": self.first_lost, "last_lost": self.last_lost,
+                "lost": self.lost, "window_s": round(self.window_s, 3)}  # fmt: skip
+
+
+def _loss_windows(lost: Sequence[AckRecord], outages: Sequence[tuple[float, float | None]]) -> list[LossWindow]:
+    """Group lost writes by outage, each ``(start, end or None)`` in wall seconds."""
+    ordered = sorted(outages)
+    groups: dict[float | None, list[float]] = {}
+    for record in lost:
+        owner = next((start for start, end in ordered if end is None or record.done_wall <= end), None)
+        groups.setdefault(owner, []).append(record.done_wall)
+    return [LossWindow(start, min(times), max(times), len(times)) for start, times in groups.items()]
 
 
 @dataclass(frozen=True)
@@ -43,6 +80,7 @@ class DataLossMeasurement:
     verdict: Verdict
     reason: str
     ids: dict[str, tuple[str, ...]] = field(default_factory=dict)  # category -> ids, for the evidence
+    windows: tuple[LossWindow, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +89,7 @@ class DataLossMeasurement:
             "duplicated": self.duplicated, "corrupted": self.corrupted, "window_s": round(self.window_s, 3),
             "budget_s": self.budget_s, "verdict": self.verdict.value, "reason": self.reason,
             "samples": {category: list(ids[:SAMPLE_IDS]) for category, ids in self.ids.items() if ids},
+            "windows": [window.to_json() for window in self.windows],
         }  # fmt: skip
 
     @classmethod
@@ -71,10 +110,13 @@ def classify_writes(
     found: Sequence[tuple[str, Mapping[str, Any]]],
     *,
     data_class: str,
-    fault_wall: float,
+    outages: Sequence[tuple[float, float | None]],
     budget_s: float,
 ) -> DataLossMeasurement:
-    """Classify every write of ``log`` against ``found``: (id, stored fields) pairs read from the store."""
+    """Classify every write of ``log`` against ``found``: (id, stored fields) pairs read from the store.
+
+    ``outages``: (start, end or None) in wall seconds; a drill passes ``[(fault time, None)]``.
+    """
     attempted = {record.id: record for record in log}
     present = dict(found)
     copies = Counter(key for key, _ in found)
@@ -92,10 +134,13 @@ def classify_writes(
         )),
         "refused_but_present": tuple(r.id for r in log if r.outcome is Outcome.FAILED and r.id in present),
     }  # fmt: skip
-    window = max(0.0, fault_wall - lost[0].done_wall) if lost else 0.0
+    windows = _loss_windows(lost, outages)
+    window = max((w.window_s for w in windows), default=0.0)
     problems = []
     if window > budget_s:
         problems.append(f"data-loss window {window:.2f}s exceeds budget {budget_s:g}s")
+    elif lost and budget_s == 0:
+        problems.append(f"{len(lost)} acknowledged writes lost against a zero budget")
     for category in ("corrupted", "duplicated", "unexpected", "refused_but_present"):
         if ids[category]:
             problems.append(f"{len(ids[category])} {category.replace('_', ' ')}")
@@ -106,5 +151,5 @@ def classify_writes(
         reason = f"{len(lost)} of {len(acked)} acknowledged writes lost, window {window:.2f}s (budget {budget_s:g}s)"
     return DataLossMeasurement(
         data_class, len(log), len(acked), len(lost), len(ids["recovered"]), len(ids["unexpected"]),
-        len(ids["duplicated"]), len(ids["corrupted"]), window, budget_s, verdict, reason, ids,
+        len(ids["duplicated"]), len(ids["corrupted"]), window, budget_s, verdict, reason, ids, tuple(windows),
     )  # fmt: skip

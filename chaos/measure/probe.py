@@ -8,7 +8,9 @@ Two checks per replica:
   written. A restore that rolled the record back fails the read: the data path
   is judged by what it returns, not only by its status.
 Each sample is one request with a deadline shorter than the interval, so a slow
-answer is a failed sample, not a delayed one, and the sample rate holds.
+answer is a failed sample, not a delayed one, and the sample rate holds. A
+failed sample says how it failed (``FAILURES``); an answer the prober cannot
+parse is a wrong answer, never the end of its stream.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-__all__ = ["CHECKS", "ProbeSample", "Prober"]
+__all__ = ["CHECKS", "FAILURES", "ProbeSample", "Prober"]
 
 CHECKS = ("health", "data")
+# How a probe failed: no connection, no answer in time, connection lost mid-request,
+# an HTTP error status, an answer that is not what was written; "error": the probe itself broke.
+FAILURES = ("refused", "timeout", "dropped", "5xx", "4xx", "wrong-answer", "error")
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,22 @@ class ProbeSample:
     latency_s: float
     error: str = ""
     check: str = "health"
+    failure: str = ""  # one of FAILURES when not ok
+
+    @property
+    def timed_out(self) -> bool:
+        return self.failure == "timeout"
 
     @property
     def stream(self) -> str:
         return f"{self.check} {self.target}"
+
+
+_Outcome = tuple[int, str, str]  # status, error (empty: ok), failure kind
+
+
+def _http_error(status: int, body: bytes, what: str = "") -> _Outcome:
+    return status, f"{what}HTTP {status}: {body[:200].decode(errors='replace')}", "5xx" if status >= 500 else "4xx"
 
 
 @dataclass
@@ -116,11 +133,13 @@ class Prober:
             while not self._stop.is_set():
                 mono, wall = time.monotonic(), time.time()
                 try:
-                    status, error = probe(client, state, sequence)
+                    status, error, failure = probe(client, state, sequence)
                 except RequestError as exc:
-                    status, error = None, str(exc)
+                    status, error, failure = None, str(exc), exc.kind
+                except Exception as exc:  # a probe that breaks is a failed sample, never a dead stream
+                    status, error, failure = None, f"{type(exc).__name__}: {exc}", "error"
                 latency = time.monotonic() - mono
-                sample = ProbeSample(url, mono, wall, not error, status, latency, error, check)
+                sample = ProbeSample(url, mono, wall, not error, status, latency, error, check, failure)
                 with self._lock:
                     self._samples.append(sample)
                 sequence += 1
@@ -132,33 +151,36 @@ class Prober:
         finally:
             client.close()
 
-    def _health(self, client: HttpClient, _state: _DataPath, _sequence: int) -> tuple[int, str]:
+    def _health(self, client: HttpClient, _state: _DataPath, _sequence: int) -> _Outcome:
         status, body = client.request("GET", "/health", timeout=self.timeout)
         if status != 200:
-            return status, f"HTTP {status}: {body[:200].decode(errors='replace')}"
-        return status, ""
+            return _http_error(status, body)
+        return status, "", ""
 
-    def _data_path(self, client: HttpClient, state: _DataPath, sequence: int) -> tuple[int, str]:
+    def _data_path(self, client: HttpClient, state: _DataPath, sequence: int) -> _Outcome:
         if sequence % 2 == 0 or state.acked is None:
             return self._write(client, state, f"probe {sequence}")
         status, body = client.request("GET", f"/users/{state.user_id}")
         if status != 200:
-            return status, f"read: HTTP {status}: {body[:200].decode(errors='replace')}"
-        read = json.loads(body).get("name")
+            return _http_error(status, body, "read: ")
+        try:
+            read = json.loads(body).get("name")
+        except (ValueError, AttributeError):
+            return status, f"read: not a JSON object: {body[:200].decode(errors='replace')!r}", "wrong-answer"
         if read not in (state.acked, state.attempted):
-            return status, f"read returned {read!r}; last acknowledged write was {state.acked!r}"
-        return status, ""
+            return status, f"read returned {read!r}; last acknowledged write was {state.acked!r}", "wrong-answer"
+        return status, "", ""
 
-    def _write(self, client: HttpClient, state: _DataPath, name: str) -> tuple[int, str]:
+    def _write(self, client: HttpClient, state: _DataPath, name: str) -> _Outcome:
         state.attempted = name
         status, body = client.request("PUT", f"/users/{state.user_id}", {"name": name})
         if status == 404:
             user = {"id": state.user_id, "name": name, "email": f"{state.user_id}@drill.invalid"}
             status, body = client.request("POST", "/users", user)
         if status not in (200, 201):
-            return status, f"write: HTTP {status}: {body[:200].decode(errors='replace')}"
+            return _http_error(status, body, "write: ")
         state.acked = name
-        return status, ""
+        return status, "", ""
 
     def save(self, path: Path) -> Path:
         """Write the timeline as JSON lines, one sample a line."""

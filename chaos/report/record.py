@@ -12,6 +12,7 @@ from chaos.report.checklist import checklists
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from chaos.measure.availability import AvailabilityMeasurement
     from chaos.measure.data_loss import DataLossMeasurement
     from chaos.measure.rto import OutageWindow, RtoMeasurement
 
@@ -56,6 +57,7 @@ class DrillRecord:
     rpo: dict[str, DataLossMeasurement] = field(default_factory=dict)
     outages: list[OutageWindow] = field(default_factory=list)
     judgements: list[Judgement] = field(default_factory=list)
+    availability: dict[str, AvailabilityMeasurement] = field(default_factory=dict)  # what was judged -> result
     recovery_steps: list[RecoveryStep] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -71,6 +73,7 @@ class DrillRecord:
         """
         verdicts = [measurement.verdict for measurement in self.rpo.values()]
         verdicts += [judgement.verdict for judgement in self.judgements]
+        verdicts += [measurement.verdict for measurement in self.availability.values()]
         if self.rto is not None:
             verdicts.append(self.rto.verdict)
         if not verdicts:
@@ -97,6 +100,7 @@ class DrillRecord:
             "rpo": {name: measurement.to_json() for name, measurement in self.rpo.items()},
             "outages": [window.to_json() for window in self.outages],
             "judgements": [judgement.to_json() for judgement in self.judgements],
+            "availability": {name: measurement.to_json() for name, measurement in self.availability.items()},
             "checklists": [item.to_json() for item in checklists(self)],
             "recovery_steps": [
                 {"name": step.name, "started_at": step.started_at, "duration_s": round(step.duration_s, 3),

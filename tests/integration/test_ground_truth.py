@@ -11,6 +11,7 @@ import pytest
 from chaos.errors import ToxiproxyError
 from chaos.measure.data_loss import classify_writes
 from chaos.measure.final_read import read_tracked
+from chaos.measure.latency import latencies, percentile
 from chaos.measure.probe import Prober
 from chaos.measure.rto import incidents, outage_windows
 from chaos.measure.workload import WORKLOADS, Outcome, Writer
@@ -19,6 +20,7 @@ from chaos.wait import wait_for
 
 if TYPE_CHECKING:
     from chaos.targets.local import LocalTarget
+    from tests.integration.conftest import Front
 
 INTERVAL = 0.05
 
@@ -59,7 +61,8 @@ def test_acknowledged_writes_deleted_behind_the_apps_back_are_lost_exactly(sandb
     fault_wall = time.time()
     found = read_tracked(writer.workload, mongodb_uri=endpoints.mongodb_uri, redis_url=endpoints.redis_url,
                          database=endpoints.database, id_prefix=writer.id_prefix)  # fmt: skip
-    loss = classify_writes(writer.log(), found, data_class="calendar_events", fault_wall=fault_wall, budget_s=3600)
+    loss = classify_writes(writer.log(), found, data_class="calendar_events", outages=[(fault_wall, None)],
+                           budget_s=3600)  # fmt: skip
     assert set(loss.ids["lost"]) == doomed
     assert loss.lost == len(doomed)
     assert loss.acked == len(acked)
@@ -75,7 +78,7 @@ def test_sessions_are_accounted_from_redis(sandbox: LocalTarget) -> None:
     writer.stop()
     found = read_tracked(writer.workload, mongodb_uri=endpoints.mongodb_uri, redis_url=endpoints.redis_url,
                          database=endpoints.database, id_prefix=writer.id_prefix)  # fmt: skip
-    loss = classify_writes(writer.log(), found, data_class="sessions", fault_wall=time.time(), budget_s=60)
+    loss = classify_writes(writer.log(), found, data_class="sessions", outages=[(time.time(), None)], budget_s=60)
     assert loss.acked >= 50
     assert (loss.lost, loss.corrupted) == (0, 0)
 
@@ -100,3 +103,22 @@ def test_slow_but_successful_answers_are_not_an_outage(sandbox: LocalTarget) -> 
 def test_a_toxic_that_did_not_take_is_reported(sandbox: LocalTarget) -> None:
     with pytest.raises(ToxiproxyError, match="proxy not found"):
         sandbox.toxiproxy.add_toxic("no-such-link", "slow", "latency", {"latency": 10})
+
+
+def test_health_checks_that_time_out_count_in_the_latency_percentile(sandbox: LocalTarget, front: Front) -> None:
+    """Every third health check outlasts the probe's timeout: the p95 of the health checks is at least the timeout."""
+    slow = front(
+        sandbox.endpoints.apps[0], lambda path, nth: (0.2 if path == "/health" and nth % 3 == 0 else 0.0, None)
+    )
+    prober = Prober([slow], interval=INTERVAL, checks=("health",)).start()
+    time.sleep(3.0)
+    prober.stop()
+    samples = prober.samples()
+    timed_out = [sample for sample in samples if sample.timed_out]
+    assert len(timed_out) >= len(samples) // 5
+    answered = percentile(sorted(s.latency_s for s in samples if s.ok), 95)
+    assert answered is not None
+    assert answered < prober.timeout  # what a percentile of the answers alone would report
+    p95 = percentile(latencies(samples, timeout=prober.timeout), 95)
+    assert p95 is not None
+    assert p95 >= prober.timeout

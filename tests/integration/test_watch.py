@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,13 +14,66 @@ from typing import TYPE_CHECKING
 import pytest
 
 from chaos.config import DEFAULT_BUDGETS, load_budgets
+from chaos.measure.verdict import Verdict
 from chaos.measure.workload import WORKLOADS
+from chaos.recovery.mongo import backup_mongodb, restore_mongodb
 from chaos.watch import watch
 
 if TYPE_CHECKING:
     from chaos.targets.local import LocalTarget
+    from tests.integration.conftest import Front
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_replica_failing_every_other_probe_fails_the_watch(sandbox: LocalTarget, front: Front) -> None:
+    # Every other health check of replica 0 answered 503 by a server in front of it.
+    flaky_front = front(
+        sandbox.endpoints.apps[0], lambda path, nth: (0.0, 503 if path == "/health" and nth % 2 else None)
+    )
+    endpoints = dataclasses.replace(sandbox.endpoints, apps=(flaky_front, *sandbox.endpoints.apps[1:]))
+    report = watch(endpoints, duration_s=6, workloads=[WORKLOADS["calendar_events"]],
+                   budgets=load_budgets(DEFAULT_BUDGETS, "sandbox"), component="application")  # fmt: skip
+    assert report.outages == []  # no run of failures long enough to be an outage
+    assert report.verdict is Verdict.FAILED
+    flaky, *others = report.availability.replicas
+    assert flaky.replica == flaky_front
+    assert flaky.verdict is Verdict.FAILED
+    assert 0.2 <= flaky.failed / flaky.probes <= 0.3  # half the health checks, none of the data path
+    assert flaky.failures.get("5xx", 0) >= 0.9 * flaky.failed  # the front's own 503s, counted by kind
+    assert all(replica.verdict is Verdict.PASSED for replica in others)
+    assert any(line.startswith(f"  {flaky_front}: ") for line in report.lines())
+
+
+def test_writes_lost_in_a_later_outage_are_judged_by_their_own_window(sandbox: LocalTarget, tmp_path: Path) -> None:
+    endpoints = sandbox.endpoints
+    budgets = tmp_path / "budgets.yaml"
+    budgets.write_text("profiles:\n  tight:\n    rto: {database: 60s}\n    rpo: {calendar_events: 1s}\n")
+
+    def two_outages() -> None:
+        time.sleep(1.0)
+        sandbox.kill("mongodb")  # the first outage loses nothing: same data directory
+        time.sleep(1.0)
+        sandbox.start_component("mongodb")
+        time.sleep(2.0)
+        backup_mongodb(endpoints.mongodb_uri, endpoints.database, tmp_path / "backup")
+        time.sleep(3.0)  # writes acknowledged now are lost by the second outage's restore
+        sandbox.kill("mongodb")
+        sandbox.start_component("mongodb", fresh_data=True)
+        restore_mongodb(tmp_path / "backup", sandbox.endpoints.mongodb_uri, endpoints.database)
+
+    operator = threading.Thread(target=two_outages)
+    operator.start()
+    report = watch(endpoints, duration_s=12, workloads=[WORKLOADS["calendar_events"]],
+                   budgets=load_budgets(budgets, "tight"), component="database")  # fmt: skip
+    operator.join()
+    assert len(report.outages) == 2
+    loss = report.rpo["calendar_events"]
+    assert loss.lost > 50
+    assert loss.verdict is Verdict.FAILED
+    [window] = loss.windows
+    assert window.outage_start == pytest.approx(report.outages[1][0].start_wall)
+    assert 2.5 <= loss.window_s <= 4.5  # from the backup to the second outage: about 3 s
 
 
 def test_watch_sees_a_manual_outage_and_keeps_the_evidence(sandbox: LocalTarget, tmp_path: Path) -> None:

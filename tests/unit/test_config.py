@@ -88,3 +88,29 @@ def test_unreadable_and_invalid_files_are_named(tmp_path: Path) -> None:
         load_budgets(tmp_path / "absent.yaml", "p")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_budgets(_write(tmp_path, "profiles: [unclosed\n"), "p")
+
+
+def test_availability_budget_defaults_to_one_percent_in_ten_seconds(tmp_path: Path) -> None:
+    budgets = load_budgets(_write(tmp_path, "profiles:\n  p:\n    rto: {database: 1h}\n"), "p")
+    assert (budgets.availability.max_failed, budgets.availability.window_s) == (0.01, 10.0)
+    assert load_budgets(DEFAULT_BUDGETS, "sandbox").availability == budgets.availability
+
+
+@pytest.mark.parametrize(("text", "fraction"), [("1%", 0.01), ("0.5%", 0.005), (0.02, 0.02), (0, 0.0)])
+def test_availability_budget_reads_percentages_and_fractions(tmp_path: Path, text: object, fraction: float) -> None:
+    body = f"profiles:\n  p:\n    availability:\n      max_failed: {text}\n      window: 30s\n"
+    budgets = load_budgets(_write(tmp_path, body), "p")
+    assert budgets.availability.max_failed == pytest.approx(fraction)
+    assert budgets.availability.window_s == 30.0
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [("max_failed: true", "not a fraction"), ("max_failed: 150%", "below 100%"), ("max_failed: 1.5", "below 100%"),
+     ("window: 0s", "longer than 0s"), ("windw: 10s", "unknown key")],
+)  # fmt: skip
+def test_bad_availability_budget_names_line_and_key(tmp_path: Path, line: str, message: str) -> None:
+    path = _write(tmp_path, f"profiles:\n  p:\n    availability:\n      {line}\n")
+    key = line.split(":")[0]
+    with pytest.raises(ConfigError, match=rf"budgets.yaml:4: profiles.p.availability.{key}: .*{message}"):
+        load_budgets(path, "p")

@@ -23,7 +23,7 @@ def classify(
     log: list[AckRecord], present: dict[str, dict[str, Any]], fault_wall: float = 100.0, budget: float = 60.0
 ) -> DataLossMeasurement:
     found = list(present.items())
-    return classify_writes(log, found, data_class="calendar_events", fault_wall=fault_wall, budget_s=budget)
+    return classify_writes(log, found, data_class="calendar_events", outages=[(fault_wall, None)], budget_s=budget)
 
 
 def test_each_class_is_counted() -> None:
@@ -57,7 +57,7 @@ def test_each_class_is_counted() -> None:
 def test_a_record_stored_twice_is_duplicated() -> None:
     log = [write(1, Outcome.ACKED), write(2, Outcome.ACKED)]
     found = [("e1", PAYLOAD), ("e2", PAYLOAD), ("e1", PAYLOAD)]
-    loss = classify_writes(log, found, data_class="user_data", fault_wall=10.0, budget_s=60.0)
+    loss = classify_writes(log, found, data_class="user_data", outages=[(10.0, None)], budget_s=60.0)
     assert loss.duplicated == 1
     assert loss.ids["duplicated"] == ("e1",)
     assert loss.verdict is Verdict.FAILED
@@ -77,6 +77,57 @@ def test_window_over_budget_fails() -> None:
     loss = classify(log, {}, fault_wall=100.0, budget=30.0)
     assert loss.window_s == 100.0
     assert loss.verdict is Verdict.FAILED
+
+
+def test_writes_lost_after_the_fault_stretch_the_window_past_it() -> None:
+    log = [write(i, Outcome.ACKED, done_wall=90.0 + i) for i in range(20)]  # acked at 90..109
+    present = {f"e{i}": PAYLOAD for i in range(20) if i not in (14, 16)}  # acked at 104 and 106, then lost
+    loss = classify(log, present, fault_wall=100.0, budget=1.0)
+    assert loss.lost == 2
+    assert loss.window_s == 2.0  # from the first lost write to the last, both after the fault
+    assert loss.verdict is Verdict.FAILED
+
+
+def test_loss_before_and_after_the_fault_spans_both() -> None:
+    log = [write(i, Outcome.ACKED, done_wall=90.0 + i) for i in range(20)]
+    present = {f"e{i}": PAYLOAD for i in range(20) if i not in (7, 15)}  # acked at 97 and 105
+    loss = classify(log, present, fault_wall=100.0, budget=60.0)
+    assert loss.window_s == 8.0
+
+
+def test_any_loss_fails_a_zero_budget_even_with_a_zero_window() -> None:
+    log = [write(i, Outcome.ACKED, done_wall=100.0 + i) for i in range(5)]
+    present = {f"e{i}": PAYLOAD for i in range(5) if i != 3}  # one write, acked after the fault, lost
+    loss = classify(log, present, fault_wall=100.0, budget=0.0)
+    assert (loss.lost, loss.window_s) == (1, 0.0)
+    assert loss.verdict is Verdict.FAILED
+    assert "zero budget" in loss.reason
+
+
+def test_each_outage_has_its_own_window() -> None:
+    """A watch: nothing lost in a first outage, 60 writes lost in a second one 100 s later."""
+    log = [write(i, Outcome.ACKED, done_wall=90.0 + i * 0.5) for i in range(400)]  # acked at 90..289.5
+    lost = {i for i in range(400) if 200.0 <= 90.0 + i * 0.5 < 230.0}
+    present = {f"e{i}": PAYLOAD for i in range(400) if i not in lost}
+    loss = classify_writes(log, list(present.items()), data_class="calendar_events",
+                           outages=[(100.0, 103.0), (200.0, 231.0)], budget_s=15.0)  # fmt: skip
+    assert loss.lost == 60
+    [window] = loss.windows
+    assert (window.outage_start, window.first_lost, window.last_lost) == (200.0, 200.0, 229.5)
+    assert loss.window_s == 29.5
+    assert loss.verdict is Verdict.FAILED
+    assert loss.to_json()["windows"][0]["lost"] == 60
+
+
+def test_writes_lost_after_the_last_outage_form_a_window_of_their_own() -> None:
+    log = [write(i, Outcome.ACKED, done_wall=float(i)) for i in range(100)]
+    present = {f"e{i}": PAYLOAD for i in range(100) if i not in (10, 60, 70)}
+    loss = classify_writes(log, list(present.items()), data_class="calendar_events",
+                           outages=[(20.0, 30.0)], budget_s=60.0)  # fmt: skip
+    by_outage = {window.outage_start: window for window in loss.windows}
+    assert by_outage[20.0].window_s == 10.0  # acked at 10, lost in the outage that began at 20
+    assert by_outage[None].window_s == 10.0  # acked at 60 and 70, after the outage had ended
+    assert loss.window_s == 10.0
 
 
 def test_no_loss_means_zero_window() -> None:
