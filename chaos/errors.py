@@ -7,6 +7,7 @@
     │   ├── StartupError            a component did not become ready in time
     │   └── ComponentError          an operation on a component failed
     ├── FaultNotObservedError       a fault was sent but its effect was not seen: the drill is inconclusive
+    ├── RevertError                 a fault could not be reverted; names what is left as the fault left it
     ├── SafetyError                 the target does not allow drills, or a fault exceeds its blast radius
     ├── ToxiproxyError              the Toxiproxy API refused or did not confirm a change
     ├── BackupError
@@ -26,6 +27,7 @@ __all__ = [
     "ComponentError",
     "ConfigError",
     "FaultNotObservedError",
+    "RevertError",
     "SafetyError",
     "StartupError",
     "TargetError",
@@ -61,6 +63,10 @@ class ComponentError(TargetError):
 
 class FaultNotObservedError(ChaosError):
     """The fault was sent but its effect was not observed: the drill cannot be judged."""
+
+
+class RevertError(ChaosError):
+    """A fault could not be put back: what it changed is still changed, and the message says what."""
 
 
 class SafetyError(ChaosError):

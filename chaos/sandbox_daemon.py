@@ -74,7 +74,7 @@ def connect(workdir: Path) -> SandboxClient:
     state = _read_state(workdir)
     if state is None or not _daemon_alive(state):
         raise ConfigError(f"no sandbox is running in {workdir}: start one with `drill sandbox up`")
-    return SandboxClient(state["control"], f"sandbox in {workdir}")
+    return SandboxClient(state["control"], workdir)
 
 
 def sandbox_up(workdir: Path, replicas: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from chaos.faults.ledger import Ledger
+    from chaos.targets.base import Target
 
 __all__ = ["FAULT_KINDS", "Fault", "fault_from_spec"]
 
@@ -52,8 +53,11 @@ class Fault(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None) -> Fault:
-        """Rebuild a fault from its ledger entry; only ``revert`` is called on it."""
+    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None, target: Target | None = None) -> Fault:
+        """Rebuild a fault from its ledger entry; only ``revert`` is called on it.
+
+        ``target``: the live target the entry's locator names, for faults that act on one.
+        """
 
     @abc.abstractmethod
     def describe(self) -> str:
@@ -78,7 +82,11 @@ class Fault(abc.ABC):
         if self.ledger is not None:
             self.ledger.record(self.id, self.kind, self.spec())
         self._injected = True
-        self._apply()
+        try:
+            self._apply()
+        finally:  # what was done (the pids killed, ...), so that a revert in another process knows it
+            if self.ledger is not None:
+                self.ledger.record(self.id, self.kind, self.spec())
         self._observe()
         if self.duration is not None:
             self._timer = threading.Timer(self.duration, self.revert)
@@ -112,7 +120,7 @@ class Fault(abc.ABC):
         self.revert()
 
 
-def fault_from_spec(kind: str, spec: dict[str, Any], snapshot: Path | None) -> Fault:
+def fault_from_spec(kind: str, spec: dict[str, Any], snapshot: Path | None, target: Target | None = None) -> Fault:
     if kind not in FAULT_KINDS:
         raise KeyError(f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}")
-    return FAULT_KINDS[kind].from_spec(spec, snapshot)
+    return FAULT_KINDS[kind].from_spec(spec, snapshot, target)

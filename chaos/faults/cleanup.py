@@ -1,7 +1,10 @@
 """Put things back after a crashed run: revert its faults from the ledger, then stop its processes.
 
 Faults go first: reverting a partition needs the Toxiproxy server that the
-process sweep would stop.
+process sweep would stop. A fault that hit a target is rebuilt with that
+target, found again from its ledger entry; when the target itself ended with
+the run, there is nothing to put back, and the report says so ("settled")
+instead of claiming a revert. Only what was verified is reported "reverted".
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chaos.faults.base import fault_from_spec
+from chaos.targets.reattach import Gone, reattach
 from chaos.targets.registry import sweep_orphans
 
 if TYPE_CHECKING:
@@ -23,6 +27,7 @@ __all__ = ["CleanupReport", "cleanup"]
 @dataclass
 class CleanupReport:
     reverted: list[str] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)  # nothing to put back: the target ended with its run
     failed: list[str] = field(default_factory=list)
     killed: list[str] = field(default_factory=list)
 
@@ -32,6 +37,7 @@ class CleanupReport:
 
     def lines(self) -> list[str]:
         out = [f"reverted {line}" for line in self.reverted]
+        out += [f"nothing to revert for {line}" for line in self.settled]
         out += [f"could not revert {line}" for line in self.failed]
         out += [f"stopped {line}" for line in self.killed]
         return out or ["nothing to clean up"]
@@ -41,12 +47,24 @@ def cleanup(ledger: Ledger, run_bases: list[Path], *, processes: bool = True) ->
     """Revert every fault whose owner is gone; then kill the processes of runs whose owner is gone."""
     report = CleanupReport()
     for entry in ledger.orphans():
+        left_by = f"{entry.kind} {entry.id} (left by pid {entry.owner_pid})"
+        target = None
         try:
-            fault = fault_from_spec(entry.kind, entry.spec, entry.snapshot_dir)
+            if "locator" in entry.spec:
+                found = reattach(entry.spec["locator"])
+                if isinstance(found, Gone):
+                    ledger.remove(entry.id)
+                    report.settled.append(f"{left_by}: {found.reason}")
+                    continue
+                target = found
+            fault = fault_from_spec(entry.kind, entry.spec, entry.snapshot_dir, target)
             fault.revert()
         except Exception as exc:  # keep the entry: a later cleanup may succeed
-            report.failed.append(f"{entry.kind} {entry.id} (owner pid {entry.owner_pid}): {type(exc).__name__}: {exc}")
+            report.failed.append(f"{left_by}: {type(exc).__name__}: {exc}")
             continue
+        finally:
+            if target is not None:
+                target.close()
         ledger.remove(entry.id)
         report.reverted.append(f"{fault.describe()} (left by pid {entry.owner_pid})")
     if processes:

@@ -23,15 +23,16 @@ import pymongo
 import redis
 from bson import json_util
 
-from chaos.errors import ConfigError, FaultNotObservedError, SafetyError
+from chaos.errors import ConfigError, FaultNotObservedError, RevertError, SafetyError
 from chaos.faults.base import Fault
-from chaos.recovery.files import sha256_file
+from chaos.recovery.files import copy_atomically, sha256_file
 from chaos.recovery.mongo import index_definitions, recreate_indexes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from chaos.faults.ledger import Ledger
+    from chaos.targets.base import Target
 
 __all__ = ["DiskCorruption", "MongoCorruption", "RedisCorruption"]
 
@@ -89,7 +90,7 @@ class MongoCorruption(_Snapshotting):
                 "percent": self.percent, "count": self.count}  # fmt: skip
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None) -> MongoCorruption:
+    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None, target: Target | None = None) -> MongoCorruption:
         return cls(spec["uri"], spec["database"], spec["collection"], spec["mode"], percent=spec["percent"],
                    count=spec["count"], snapshot=snapshot)  # fmt: skip
 
@@ -197,7 +198,7 @@ class RedisCorruption(_Snapshotting):
         return {"url": self.url, "mode": self.mode, "pattern": self.pattern, "count": self.count}
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None) -> RedisCorruption:
+    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None, target: Target | None = None) -> RedisCorruption:
         return cls(spec["url"], spec["mode"], pattern=spec["pattern"], count=spec["count"], snapshot=snapshot)
 
     def describe(self) -> str:
@@ -242,8 +243,10 @@ class RedisCorruption(_Snapshotting):
         client = self._client()
         try:
             if self.mode == "flush":
-                if client.dbsize() != 0:
-                    raise FaultNotObservedError(f"{self.describe()}: {client.dbsize()} keys remain")
+                # Every key there before the flush is gone; keys written since (a live workload) do not count.
+                remaining = [item["key"] for item in self._saved() if client.exists(base64.b64decode(item["key"]))]
+                if remaining:
+                    raise FaultNotObservedError(f"{self.describe()}: {len(remaining)} keys from before it remain")
                 return
             unchanged = [item["key"] for item in self._saved()
                          if client.dump(base64.b64decode(item["key"])) == base64.b64decode(item["dump"])]  # fmt: skip
@@ -268,7 +271,15 @@ class RedisCorruption(_Snapshotting):
 
 
 class DiskCorruption(_Snapshotting):
-    """``flip`` random bytes in, or ``truncate``, the data files of a *stopped* server."""
+    """``flip`` random bytes in, or ``truncate``, the data files of a *stopped* server.
+
+    Each file is copied whole into the snapshot (written, flushed, renamed) and
+    the copies' SHA-256 recorded, atomically, before any byte is changed: an
+    interruption before the record leaves every file untouched. Revert copies
+    back, again atomically, only a snapshot whose hash matches the record, and
+    only over a file that no longer matches it; otherwise it raises and leaves
+    the file alone.
+    """
 
     kind = "disk-corruption"
     MODES = ("flip", "truncate")
@@ -299,7 +310,7 @@ class DiskCorruption(_Snapshotting):
                 "keep_fraction": self.keep_fraction}  # fmt: skip
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None) -> DiskCorruption:
+    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None, target: Target | None = None) -> DiskCorruption:
         return cls([Path(p) for p in spec["paths"]], spec["mode"], flips=spec["flips"],
                    keep_fraction=spec["keep_fraction"], snapshot=snapshot)  # fmt: skip
 
@@ -315,11 +326,11 @@ class DiskCorruption(_Snapshotting):
         if not self.paths or not all(path.is_file() for path in self.paths):
             raise FaultNotObservedError(f"{self.describe()}: missing data files {self.paths}")
         snapshot = self._snapshot_path()
-        digests = {}
-        for number, path in enumerate(self.paths):
-            shutil.copy2(path, snapshot / f"{number}.orig")
-            digests[str(path)] = sha256_file(path)
-        (snapshot / "digests.json").write_text(json.dumps(digests))
+        digests = {str(path): copy_atomically(path, snapshot / f"{number}.orig") for number, path in
+                   enumerate(self.paths)}  # fmt: skip
+        record = snapshot / ".digests.json.part"
+        record.write_text(json.dumps(digests))
+        os.replace(record, snapshot / "digests.json")  # from here on the files may change
         for path in self.paths:
             size = path.stat().st_size
             if self.mode == "truncate":
@@ -340,8 +351,19 @@ class DiskCorruption(_Snapshotting):
 
     def _undo(self) -> None:
         snapshot = self._snapshot_path()
+        record = snapshot / "digests.json"
+        if not record.exists():
+            return  # the snapshot never completed, so no file was changed
+        digests = json.loads(record.read_text())
         for number, path in enumerate(self.paths):
+            expected = digests[str(path)]
+            if path.is_file() and sha256_file(path) == expected:
+                continue
             original = snapshot / f"{number}.orig"
-            if original.exists():
-                shutil.copy2(original, path)
+            if not original.is_file() or sha256_file(original) != expected:
+                raise RevertError(f"cannot restore {path}: its copy {original} is missing or does not match the "
+                                  f"SHA-256 recorded before the corruption; {path} was left as it is and the copy "
+                                  "is kept (restore it from a backup)")  # fmt: skip
+            if copy_atomically(original, path) != expected:
+                raise RevertError(f"restoring {path} from {original} wrote other bytes than recorded")
         self._drop_snapshot()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from chaos.faults.ledger import Ledger
+    from chaos.targets.base import Target
 
 __all__ = ["TOXIC_ATTRIBUTES", "Partition", "Toxic"]
 
@@ -58,7 +59,7 @@ class Partition(Fault):
         return {"api": self.api, "link": self.link}
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None) -> Partition:
+    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None, target: Target | None = None) -> Partition:
         return cls(spec["api"], spec["link"])
 
     def describe(self) -> str:
@@ -143,7 +144,7 @@ class Toxic(Fault):
                 "stream": self.stream, "toxicity": self.toxicity, "name": self.name}  # fmt: skip
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None) -> Toxic:
+    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None, target: Target | None = None) -> Toxic:
         return cls(spec["api"], spec["link"], spec["toxic"], spec["attributes"], stream=spec["stream"],
                    toxicity=spec["toxicity"], name=spec["name"])  # fmt: skip
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chaos.errors import ConfigError, FaultNotObservedError, SafetyError
+from chaos.errors import ConfigError, FaultNotObservedError, RevertError, SafetyError
 from chaos.faults.base import Fault
 from chaos.servers import launch
 from chaos.servers.process import pid_alive
@@ -86,6 +86,17 @@ class _ProcessFault(Fault):
         self.target, self.signal_name, self.blast_radius = target, signal_name, blast_radius
         self.target_description = description or (target.description if target else "")
 
+    def _target_spec(self) -> dict[str, Any]:
+        """Where the fault landed: its description, and the locator a revert in another process reaches it by."""
+        return {"target": self.target_description, "locator": self.target.locator() if self.target else None}
+
+    @staticmethod
+    def _live_target(spec: dict[str, Any], target: Target | None) -> Target:
+        if target is None:
+            raise RevertError(f"{spec.get('target') or 'the target'} could not be reached from the ledger entry, so "
+                              "what the fault stopped cannot be checked or restarted")  # fmt: skip
+        return target
+
     def _await_gone(self, pids: list[int], endpoints: dict[str, Callable[[], bool]]) -> None:
         """Until every pid is gone and no endpoint answers; FaultNotObservedError after OBSERVE_TIMEOUT_S."""
         deadline = time.monotonic() + OBSERVE_TIMEOUT_S
@@ -96,6 +107,8 @@ class _ProcessFault(Fault):
                 return
             if time.monotonic() > deadline:
                 seen = f"pids {alive} still alive" if alive else f"{', '.join(answering)} still answer"
+                if alive and self.signal_name != "SIGKILL":
+                    seen += f" ({self.signal_name} did not end them; it is not escalated to SIGKILL)"
                 raise FaultNotObservedError(f"{self.describe()}: after {OBSERVE_TIMEOUT_S:g}s {seen}; "
                                             "the fault did not land")  # fmt: skip
             time.sleep(0.05)
@@ -129,17 +142,19 @@ class Kill(_ProcessFault):
         self.component, self.replicas = component, replicas
         self._random = random.Random(seed)
         self.killed: dict[int | None, int] = {}  # replica index (None for a data store) -> pid
+        self._rebuilt = False  # from a ledger entry: the process may have died between the kill and its record
 
     def spec(self) -> dict[str, Any]:
         return {"component": self.component, "replicas": self.replicas, "signal": self.signal_name,
-                "target": self.target_description, "killed": {str(k): v for k, v in self.killed.items()}}  # fmt: skip
+                "killed": {str(k): v for k, v in self.killed.items()}, **self._target_spec()}  # fmt: skip
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None) -> Kill:
-        # No target object in another process: a killed process comes back through its
-        # supervisor or the recovery procedure, and a crashed sandbox is swept whole.
-        return cls(None, spec["component"], replicas=spec["replicas"], signal_name=spec["signal"],
-                   description=spec["target"])  # fmt: skip
+    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None, target: Target | None = None) -> Kill:
+        fault = cls(cls._live_target(spec, target), spec["component"], replicas=spec["replicas"],
+                    signal_name=spec["signal"], description=spec["target"])  # fmt: skip
+        fault.killed = {None if key == "None" else int(key): int(pid) for key, pid in spec["killed"].items()}
+        fault._rebuilt = True
+        return fault
 
     def describe(self) -> str:
         which = f"{self.replicas} replica(s) of " if self.component == "app" else ""
@@ -186,11 +201,13 @@ class Kill(_ProcessFault):
         self._await_gone(list(self.killed.values()), endpoints)
 
     def _undo(self) -> None:
-        if self.target is None or not self.killed:
+        if self.target is None or not (self.killed or self._rebuilt):
             return
         if self.component != "app":
             if not is_running(self.target, self.component):
                 self.target.start_component(self.component)
+            if not _still_answers(_answers(self.target.endpoints, self.component)):
+                raise RevertError(f"{self.describe()}: {self.component} was started again but does not answer")
             return
         deadline = time.monotonic() + COME_BACK_TIMEOUT_S
         while True:
@@ -203,7 +220,7 @@ class Kill(_ProcessFault):
                 return
             if time.monotonic() > deadline:
                 seen = f"replicas {waiting} did not come back with a new pid in {COME_BACK_TIMEOUT_S:g}s"
-                raise FaultNotObservedError(f"{self.describe()}: {seen}")
+                raise RevertError(f"{self.describe()}: {seen}")
             time.sleep(0.1)
 
 
@@ -234,12 +251,13 @@ class SystemFailure(_ProcessFault):
         self._endpoints: Endpoints | None = None  # where each component answered before the kill
 
     def spec(self) -> dict[str, Any]:
-        return {"signal": self.signal_name, "target": self.target_description, "killed": self.killed}
+        return {"signal": self.signal_name, "killed": self.killed, **self._target_spec()}
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None) -> SystemFailure:
-        # A whole stack lost with its runner is swept whole by the cleanup of its run directory.
-        return cls(None, signal_name=spec["signal"], description=spec["target"])
+    def from_spec(cls, spec: dict[str, Any], snapshot: Path | None, target: Target | None = None) -> SystemFailure:
+        fault = cls(cls._live_target(spec, target), signal_name=spec["signal"], description=spec["target"])
+        fault.killed = {name: [int(pid) for pid in pids] for name, pids in spec["killed"].items()}
+        return fault
 
     def describe(self) -> str:
         return f"{self.signal_name} to every component of {self.target_description} at once"

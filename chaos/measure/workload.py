@@ -2,12 +2,16 @@
 
 Every write has a client-chosen id. The ack log says, per write, when it was
 sent and whether the app acknowledged it (2xx), refused it (failed: nothing was
-written), or the outcome is unknown (timeout, dropped connection, 5xx: the
-write may or may not have landed). Only acknowledged writes can be lost.
+written), or the outcome is unknown (timeout, dropped connection, 5xx, or 409:
+a record with this id exists, so an earlier attempt of it may have landed).
+Only acknowledged writes can be lost. A write still in flight when the writer
+stops is logged then as unknown, and whatever answer comes later is ignored:
+nothing is acknowledged after the final read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 import threading
@@ -122,6 +126,8 @@ class Writer:
         self._log: list[AckRecord] = []
         self._counts = dict.fromkeys(Outcome, 0)
         self._lock = threading.Lock()
+        self._in_flight: dict[int, AckRecord] = {}  # writer thread -> its write, as logged if it never returns
+        self._closed = False
         self._stop = threading.Event()
         self._sequence = itertools.count()
         self._threads = [
@@ -140,10 +146,22 @@ class Writer:
         return self
 
     def stop(self) -> None:
+        """Stop writing; a write that has not returned by then is logged as unknown, and its answer ignored."""
         self._stop.set()
         for thread in self._threads:
             if thread.ident is not None:
                 thread.join(timeout=self.timeout + 1)
+        with self._lock:
+            self._closed = True
+            now_mono, now_wall = time.monotonic(), time.time()
+            for pending in self._in_flight.values():
+                self._keep(dataclasses.replace(pending, done_mono=now_mono, done_wall=now_wall))
+            self._in_flight.clear()
+
+    def _keep(self, record: AckRecord) -> None:
+        self._counts[record.outcome] += 1
+        if self.keep_log:
+            self._log.append(record)
 
     def _ensure_owner(self, client: HttpClient) -> bool:
         """Create the user that owns this workload's records; False while the app cannot."""
@@ -175,14 +193,25 @@ class Writer:
             while self.workload.needs_owner and not self._ensure_owner(clients[self.apps[0]]):
                 if self._stop.wait(0.1):
                     return
+            me = threading.get_ident()
             while not self._stop.is_set():
                 sequence = next(self._sequence)
                 app = self.apps[sequence % len(self.apps)]
-                record = self._write(clients[app], app, f"{self.id_prefix}{sequence:07d}")
+                write_id = f"{self.id_prefix}{sequence:07d}"
+                body = self.workload.body(write_id, self.owner)
+                mono, wall = time.monotonic(), time.time()
                 with self._lock:
-                    self._counts[record.outcome] += 1
-                    if self.keep_log:
-                        self._log.append(record)
+                    if self._closed:
+                        return
+                    self._in_flight[me] = AckRecord(write_id, app, mono, wall, mono, wall, Outcome.UNKNOWN, None,
+                                                    "still in flight when the writer stopped",
+                                                    self.workload.stored(body))  # fmt: skip
+                record = self._write(clients[app], app, write_id, body, mono, wall)
+                with self._lock:
+                    if self._closed:
+                        return  # stop() logged this write as unknown; an answer this late does not count
+                    del self._in_flight[me]
+                    self._keep(record)
                 if interval is not None:
                     next_at = max(next_at + interval, time.monotonic())
                     self._stop.wait(next_at - time.monotonic())
@@ -190,17 +219,19 @@ class Writer:
             for client in clients.values():
                 client.close()
 
-    def _write(self, client: HttpClient, app: str, write_id: str) -> AckRecord:
-        body = self.workload.body(write_id, self.owner)
-        sent_mono, sent_wall = time.monotonic(), time.time()
+    def _write(
+        self, client: HttpClient, app: str, write_id: str, body: dict[str, Any], sent_mono: float, sent_wall: float
+    ) -> AckRecord:
         status: int | None = None
         try:
             status, reply = client.request("POST", self.workload.path, body)
             text = reply[:200].decode(errors="replace")
             if 200 <= status < 300:
                 outcome, error = Outcome.ACKED, ""
-            elif status >= 500:
-                outcome, error = Outcome.UNKNOWN, text  # the app may have written before failing
+            elif status >= 500 or status == 409:
+                # 5xx: the app may have written before failing. 409: the id exists, so this write, or an
+                # attempt of it retried by a driver, already landed.
+                outcome, error = Outcome.UNKNOWN, text
             else:
                 outcome, error = Outcome.FAILED, text
         except RequestError as exc:

@@ -1,8 +1,10 @@
-"""File helpers every backup shares: a streamed SHA-256, and a fresh output directory."""
+"""File helpers every backup shares: a streamed SHA-256, an atomic copy, and a fresh output directory."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 from typing import TYPE_CHECKING
 
 from chaos.errors import BackupError
@@ -10,7 +12,7 @@ from chaos.errors import BackupError
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["CHUNK", "new_output_dir", "sha256_file"]
+__all__ = ["CHUNK", "copy_atomically", "new_output_dir", "sha256_file"]
 
 CHUNK = 1 << 16
 
@@ -22,6 +24,39 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: data.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def copy_atomically(source: Path, destination: Path) -> str:
+    """Copy ``source`` to ``destination`` so that it is either whole or absent; returns the copy's SHA-256.
+
+    The bytes go to a temporary name beside the destination, are flushed to disk, and only then renamed
+    over it: an interruption at any point leaves the destination as it was.
+    """
+    partial = destination.with_name(f".{destination.name}.part")
+    digest = hashlib.sha256()
+    try:
+        with source.open("rb") as data, partial.open("wb") as out:
+            for chunk in iter(lambda: data.read(CHUNK), b""):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, destination)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
+    _fsync_dir(destination.parent)
+    return digest.hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def new_output_dir(output: Path) -> None:

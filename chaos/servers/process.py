@@ -83,14 +83,17 @@ class ManagedProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
 
-    def kill(self, sig: int = signal.SIGKILL, timeout: float = 10.0) -> None:
-        """Signal the process group and reap the process; SIGKILL it if ``sig`` did not end it in time."""
+    def kill(self, sig: int = signal.SIGKILL, timeout: float = 10.0) -> bool:
+        """Signal the process group and wait up to ``timeout`` to reap the process; True if it exited.
+
+        Never escalates: a process that outlives a SIGTERM is left running, for the caller to see.
+        """
         self.send_signal(sig)
         try:
             self._popen.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.send_signal(signal.SIGKILL)
-            self._popen.wait()
+            return False
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
@@ -100,7 +103,8 @@ class ManagedProcess:
         self.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout)
-        self.kill()
+        if not self.kill(signal.SIGKILL):
+            self._popen.wait()
 
     def log_tail(self, lines: int = 15) -> str:
         try:

@@ -116,10 +116,14 @@ def _signal_name(sig: int) -> str:
 class SandboxClient:
     """The Target protocol over a sandbox daemon's control API."""
 
-    def __init__(self, control: str, description: str = "sandbox daemon") -> None:
+    def __init__(self, control: str, workdir: Path) -> None:
         self.control = control.rstrip("/")
-        self.description = f"{description} ({self.control})"
+        self.workdir = workdir
+        self.description = f"sandbox in {workdir} ({self.control})"
         self._http = httpx.Client(base_url=self.control, timeout=120)
+
+    def locator(self) -> dict[str, str]:
+        return {"kind": "sandbox", "workdir": str(self.workdir)}
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:

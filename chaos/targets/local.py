@@ -110,6 +110,10 @@ class LocalTarget:
             raise ComponentError("toxiproxy is not running: start the target first")
         return self._toxiproxy
 
+    def locator(self) -> dict[str, str]:
+        """How another process finds this target again: its run directory (see chaos.targets.reattach)."""
+        return {"kind": "local", "run_dir": str(self.run_dir)}
+
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> None:
         # every binary found before anything starts: nothing half-starts
@@ -255,10 +259,12 @@ class LocalTarget:
         process.stop()
 
     def kill(self, component: str, replica: int | None = None, sig: int = signal.SIGKILL) -> list[int]:
-        """Signal (default SIGKILL) a component, or one app replica, and reap it; returns the pids.
+        """Signal (default SIGKILL) a component, or one app replica; returns the pids.
 
-        Killed app replicas are restarted by the supervisor after a back-off;
-        data stores stay down until ``start_component``.
+        Waits up to 10 s for each process to exit and reaps it; one that outlives
+        a SIGTERM is left running, never escalated to SIGKILL behind the caller's
+        back. Killed app replicas are restarted by the supervisor after a
+        back-off; data stores stay down until ``start_component``.
         """
         self._check_component(component)
         if component == "app":

@@ -15,6 +15,7 @@ import httpx
 import pymongo
 import pytest
 
+from chaos.servers import launch
 from chaos.servers.process import pid_alive
 from chaos.wait import wait_for
 
@@ -23,11 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 INJECTOR = """
 import sys, time, json
 from pathlib import Path
-from chaos.faults import Ledger, MongoCorruption, Partition
+from chaos.faults import Kill, Ledger, MongoCorruption, Partition
+from chaos.sandbox_daemon import connect
 endpoints = json.loads(Path(sys.argv[1]).read_text())["endpoints"]
 ledger = Ledger(Path(sys.argv[2]))
 if sys.argv[3] == "partition":
     fault = Partition(endpoints["toxiproxy_api"], "mongodb", ledger=ledger)
+elif sys.argv[3] == "kill-mongodb":
+    fault = Kill(connect(Path(sys.argv[1]).parent), "mongodb", ledger=ledger)
 else:
     fault = MongoCorruption(endpoints["mongodb_uri"], endpoints["database"], "users", "garble", percent=50,
                             ledger=ledger)
@@ -97,6 +101,43 @@ def test_corruption_left_by_a_killed_runner_is_restored_by_cleanup(daemon_sandbo
     assert _users(endpoints) == before
 
 
+def _mongo_answers(uri: str) -> bool:
+    try:
+        return launch.mongo_ready(uri)
+    except launch.NOT_READY:
+        return False
+
+
+def test_a_store_killed_by_a_runner_that_died_is_started_again_by_cleanup(daemon_sandbox: Any, tmp_path: Path) -> None:
+    workdir, endpoints = daemon_sandbox
+    ledger = tmp_path / "ledger"
+    _inject_then(workdir, ledger, "kill-mongodb", signal.SIGKILL)
+    assert not _mongo_answers(endpoints["mongodb_uri"])  # still down: nobody restarted it
+    [entry] = ledger.glob("*.json")
+    assert json.loads(entry.read_text())["spec"]["killed"]  # the pid, recorded once the kill was done
+    result = drill("cleanup", "--ledger-dir", str(ledger), "--faults-only")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reverted SIGKILL to mongodb" in result.stdout
+    assert _mongo_answers(endpoints["mongodb_uri"])  # reverted means: answering again
+    assert list(ledger.glob("*")) == []
+
+
+def test_a_kill_whose_target_cannot_be_found_is_not_reported_reverted(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    entry = {"id": "kill-0123456789ab", "kind": "kill", "owner_pid": int(gone.stdout), "owner_ticks": None,
+             "created": time.time(), "spec": {"component": "mongodb", "replicas": "all", "signal": "SIGKILL",
+                                              "target": "a sandbox", "killed": {"None": 4242}}}  # fmt: skip
+    ledger.mkdir()
+    (ledger / "kill-0123456789ab.json").write_text(json.dumps(entry))  # written before locators existed
+    result = drill("cleanup", "--ledger-dir", str(ledger), "--faults-only")
+    assert result.returncode == 1
+    assert "could not revert kill kill-0123456789ab" in result.stdout
+    assert "could not be reached from the ledger entry" in result.stdout
+    assert "reverted" not in result.stdout.replace("could not revert", "")
+    assert (ledger / "kill-0123456789ab.json").exists()
+
+
 def test_ctrl_c_mid_fault_reverts_before_exit(daemon_sandbox: Any, tmp_path: Path) -> None:
     workdir, endpoints = daemon_sandbox
     ledger = tmp_path / "ledger"
@@ -126,6 +167,7 @@ def test_a_drill_killed_at_any_point_leaves_nothing_after_cleanup(tmp_path: Path
         runner.kill()
     result = drill("cleanup", "--ledger-dir", str(ledger), "--workdir", str(base))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "reverted SIGKILL to mongodb" not in result.stdout  # its sandbox ended with the runner: nothing restarted
     assert not [pid for pid, ticks in children if pid_alive(pid, ticks)]
     assert list(ledger.glob("*.json")) == []
     assert list(base.iterdir()) == []

@@ -249,6 +249,22 @@ def test_redis_flush_and_garbage_are_undone_with_their_ttls(sandbox: LocalTarget
         client.close()
 
 
+def test_a_flush_is_observed_while_a_workload_keeps_writing_new_keys(sandbox: LocalTarget, ledger: Ledger) -> None:
+    client = redis.Redis.from_url(sandbox.endpoints.redis_url)
+    try:
+        for i in range(20):
+            client.set(f"session:s{i}", f"user{i}")
+        fault = RedisCorruption(sandbox.endpoints.redis_url, "flush", ledger=ledger)
+        fault._apply()
+        client.set("session:written-after-the-flush", "user")  # what a session writer does in between
+        fault._observe()  # the keys from before are gone: the flush landed, whatever was written since
+        client.delete("session:s3")
+        fault.revert()
+        assert client.get("session:s3") == b"user3"
+    finally:
+        client.close()
+
+
 def test_disk_corruption_needs_a_stopped_server_and_is_undone(sandbox: LocalTarget, ledger: Ledger) -> None:
     _seed(sandbox)
     before = _users(sandbox)
