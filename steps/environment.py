@@ -99,7 +99,7 @@ def monitoring_watched(target: Target, drill: DrillRecord) -> Iterator[Monitorin
     if not endpoints.prometheus_api:
         raise AssertionError(f"{target.description} runs no monitoring: nothing scrapes the replicas")
     expected = scrape_addresses(endpoints.apps)
-    watcher = MonitoringWatcher(endpoints.prometheus_api).start()
+    watcher = MonitoringWatcher(endpoints.prometheus_api, expected).start()
 
     def all_scraped() -> bool:
         latest = watcher.latest()

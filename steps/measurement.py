@@ -14,7 +14,7 @@ from chaos.measure.availability import AvailabilityMeasurement, measure_availabi
 from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
 from chaos.measure.latency import latencies, percentile
-from chaos.measure.monitoring import measure_monitoring_rto, scrape_addresses
+from chaos.measure.monitoring import measure_monitoring_rto
 from chaos.measure.rto import BLIP_RUN, RtoMeasurement, measure_rto, outage_windows, rto_phases
 from chaos.measure.verdict import Verdict, worst
 from chaos.report.record import Judgement
@@ -231,12 +231,12 @@ def _describe_monitoring(args: dict[str, Any], context: PlanContext) -> str:
 
 
 @then(planned(MONITORING_RTO, _describe_monitoring))
-def monitoring_recovered(monitoring: MonitoringWatcher, target: Target, drill: DrillRecord, budgets: Budgets) -> None:
+def monitoring_recovered(monitoring: MonitoringWatcher, drill: DrillRecord, budgets: Budgets) -> None:
     """Wait until every replica of the deployment is scraped again, or the budget has run out; judge."""
     budget = budgets.rto_for("monitoring")
     fault = drill.timeline.first("fault_injected")
     assert fault is not None, "no fault was injected before waiting for monitoring"
-    expected = scrape_addresses(target.endpoints.apps)
+    expected = monitoring.expected  # the replicas deployed before the fault
 
     def measure() -> RtoMeasurement:
         return measure_monitoring_rto(monitoring.samples(), expected=expected, fault_at=fault.mono,

@@ -138,6 +138,8 @@ class MongoCorruption(_Snapshotting):
         return [json_util.loads(line, json_options=JSON_OPTIONS) for line in path.read_text().splitlines() if line]
 
     def _observe(self) -> None:
+        if not self.ids or len(self._originals()) != len(self.ids):
+            raise FaultNotObservedError(f"{self.describe()}: no document was chosen and kept; the fault did not land")
         client = self._client()
         try:
             db = client[self.database]
@@ -240,6 +242,8 @@ class RedisCorruption(_Snapshotting):
         return json.loads(path.read_text()) if path.exists() else []
 
     def _observe(self) -> None:
+        if not self.keys or not self._saved():
+            raise FaultNotObservedError(f"{self.describe()}: no key was chosen and kept; the fault did not land")
         client = self._client()
         try:
             if self.mode == "flush":
@@ -344,7 +348,10 @@ class DiskCorruption(_Snapshotting):
                     data.write(bytes([byte[0] ^ 0xFF]))
 
     def _observe(self) -> None:
-        digests = json.loads((self._snapshot_path() / "digests.json").read_text())
+        record = self._snapshot_path() / "digests.json"
+        if not record.exists():
+            raise FaultNotObservedError(f"{self.describe()}: no file was copied and changed; the fault did not land")
+        digests = json.loads(record.read_text())
         same = [path for path in self.paths if sha256_file(path) == digests[str(path)]]
         if same:
             raise FaultNotObservedError(f"{self.describe()}: {[p.name for p in same]} read back unchanged")

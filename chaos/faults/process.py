@@ -196,6 +196,8 @@ class Kill(_ProcessFault):
 
     def _observe(self) -> None:
         assert self.target is not None
+        if not self.killed:
+            raise FaultNotObservedError(f"{self.describe()}: no process was signalled; the fault did not land")
         endpoints = {} if self.component == "app" else {
             self.component: _answers(self.target.endpoints, self.component)}  # fmt: skip
         self._await_gone(list(self.killed.values()), endpoints)
@@ -274,7 +276,8 @@ class SystemFailure(_ProcessFault):
             raise FaultNotObservedError(f"{self.describe()}: nothing was running; the fault cannot land")
 
     def _observe(self) -> None:
-        assert self._endpoints is not None
+        if self._endpoints is None or not any(self.killed.values()):
+            raise FaultNotObservedError(f"{self.describe()}: no process was signalled; the fault did not land")
         checks = {name: _answers(self._endpoints, name) for name in self.killed if name != "app"}
         for url in self._endpoints.apps:
             checks[url] = functools.partial(launch.http_answers, f"{url}/health")

@@ -63,10 +63,15 @@ class MonitoringSample:
 
 
 class MonitoringWatcher:
-    """Polls a Prometheus server's targets API every ``interval`` seconds until stopped."""
+    """Polls a Prometheus server's targets API every ``interval`` seconds until stopped.
 
-    def __init__(self, api: str, *, interval: float = 0.1, timeout: float = 0.5) -> None:
+    ``expected``: the replicas (host:port) monitoring must scrape, as deployed when watching began;
+    a recovery that never brings them back leaves monitoring broken, not without anything to judge.
+    """
+
+    def __init__(self, api: str, expected: Collection[str], *, interval: float = 0.1, timeout: float = 0.5) -> None:
         self.api = api
+        self.expected = frozenset(expected)
         self.interval = interval
         self.timeout = timeout
         self._samples: list[MonitoringSample] = []

@@ -52,6 +52,7 @@ class DrillRecord:
     budget_profile: str
     budget_file: str
     evidence_dir: Path
+    nodeid: str = ""  # the pytest node id, for selecting the scenario again
     timeline: Timeline = field(default_factory=Timeline)
     rto: RtoMeasurement | None = None
     rpo: dict[str, DataLossMeasurement] = field(default_factory=dict)
@@ -87,6 +88,7 @@ class DrillRecord:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "nodeid": self.nodeid,
             "feature": self.feature,
             "tags": sorted(self.tags),
             "target": self.target,

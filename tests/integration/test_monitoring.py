@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def test_scrapes_are_counted_once_however_often_they_are_polled(sandbox: LocalTarget) -> None:
     expected = scrape_addresses(sandbox.endpoints.apps)
-    watcher = MonitoringWatcher(sandbox.endpoints.prometheus_api, interval=0.02).start()
+    watcher = MonitoringWatcher(sandbox.endpoints.prometheus_api, expected, interval=0.02).start()
     try:
         wait_for(lambda: (latest := watcher.latest()) is not None and latest.working(expected),
                  what="every replica scraped", timeout=30)  # fmt: skip
