@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pymongo
 
-from chaos.recovery.mongo import backup_mongodb, restore_mongodb
+from chaos.recovery.mongo import backup_mongodb
+from chaos.recovery.mongo_restore import restore_mongodb
 from chaos.targets.local import LocalTarget
 
 BATCH = 1000

@@ -11,10 +11,10 @@ import sys
 import threading
 from pathlib import Path
 
-from chaos import sandbox_daemon
+from chaos import inputs, sandbox_daemon
 from chaos.cli_recovery import add_recovery_commands, run_recovery_command
 from chaos.config import DEFAULT_BUDGETS, load_budgets
-from chaos.errors import BackupVerificationError, ChaosError, ConfigError, ToolNotFoundError
+from chaos.errors import BackupVerificationError, ChaosError, ConfigError, SafetyError, ToolNotFoundError
 from chaos.faults.cleanup import cleanup
 from chaos.faults.ledger import DEFAULT_LEDGER, Ledger
 from chaos.measure.verdict import Verdict
@@ -41,17 +41,18 @@ def _parser() -> argparse.ArgumentParser:
                        ("down", "stop the stack and every process it started"),
                        ("serve", argparse.SUPPRESS)]:  # fmt: skip
         action = actions.add_parser(name, help=text)
-        action.add_argument("--workdir", type=Path, default=DEFAULT_SANDBOX_DIR,
+        action.add_argument("--workdir", type=inputs.writable_dir, default=DEFAULT_SANDBOX_DIR,
                             help="state, data and logs; default: %(default)s")  # fmt: skip
         if name in ("up", "serve"):
-            action.add_argument("--replicas", type=int, default=3, help="app replicas; default: %(default)s")
+            action.add_argument("--replicas", type=inputs.whole_number(1, 16), default=None,
+                                help="app replicas, 1..16; default: 3, or what the running sandbox has")  # fmt: skip
 
     tidy = commands.add_parser(
         "cleanup", help="revert the faults a crashed run left (from the ledger), then stop its processes"
     )
-    tidy.add_argument("--ledger-dir", type=Path, default=DEFAULT_LEDGER, help="default: %(default)s")
+    tidy.add_argument("--ledger-dir", type=inputs.writable_dir, default=DEFAULT_LEDGER, help="default: %(default)s")
     runs = ", ".join(map(str, DEFAULT_RUNS))
-    tidy.add_argument("--workdir", type=Path, action="append", default=None,
+    tidy.add_argument("--workdir", type=inputs.writable_dir, action="append", default=None,
                       help=f"run directories to sweep (repeatable); default: {runs}")  # fmt: skip
     tidy.add_argument("--faults-only", action="store_true", help="revert faults, leave processes alone")
 
@@ -64,37 +65,41 @@ def _parser() -> argparse.ArgumentParser:
     evidence_actions = evidence.add_subparsers(dest="action", required=True)
     check = evidence_actions.add_parser("verify", help="re-hash every evidence file of a run directory, offline; "
                                                        "exit 1 on any missing, changed or unlisted file")  # fmt: skip
-    check.add_argument("run_dir", type=Path, help="a run directory: reports/<run-id> (or reports/latest)")
+    check.add_argument("run_dir", type=inputs.existing_dir,
+                       help="a run directory: reports/<run-id> (or reports/latest)")  # fmt: skip
 
     spy = commands.add_parser(
         "watch", help="measure a recovery performed by hand: outages, RTO phases, data lost per data class"
     )
-    spy.add_argument("--duration", type=float, required=True, help="seconds to observe (Ctrl-C ends early)")
+    spy.add_argument("--duration", type=inputs.seconds(0, 7 * 86400), required=True,
+                     help="seconds to observe, at most a week (Ctrl-C ends early)")  # fmt: skip
     where = spy.add_argument_group("target (the running sandbox, or explicit endpoints)")
     where.add_argument("--sandbox-workdir", type=Path, default=DEFAULT_SANDBOX_DIR,
                        help="the sandbox started by `drill sandbox up`; default: %(default)s")  # fmt: skip
-    where.add_argument("--app", action="append", default=[], help="an app replica's base URL (repeat per replica)")
-    where.add_argument("--mongodb-uri", help="MongoDB, read directly after the watch")
-    where.add_argument("--redis-url", help="Redis, read directly after the watch")
-    where.add_argument("--database", default="calendar", help="default: %(default)s")
+    where.add_argument("--app", action="append", default=[], type=inputs.http_url,
+                       help="an app replica's base URL (repeat per replica)")  # fmt: skip
+    where.add_argument("--mongodb-uri", type=inputs.mongodb_uri, help="MongoDB, read directly after the watch")
+    where.add_argument("--redis-url", type=inputs.redis_url, help="Redis, read directly after the watch")
+    where.add_argument("--database", type=inputs.database_name, default="calendar", help="default: %(default)s")
     spy.add_argument("--track", default=DEFAULT_TRACKED, help="data classes to write and account; default: %(default)s")
     spy.add_argument("--component", default="application", help="whose RTO budget applies; default: %(default)s")
     spy.add_argument("--budgets", type=Path, default=DEFAULT_BUDGETS, help="default: %(default)s")
     spy.add_argument("--budget-profile", default="sandbox", help="default: %(default)s")
-    spy.add_argument("--consecutive", type=int, default=5, help="probes in a row that confirm recovery; default: 5")
-    spy.add_argument("--probe-interval", type=float, default=0.05, help="seconds; default: %(default)s")
-    spy.add_argument("--out", type=Path, help="keep the probe timeline, ack logs and classification here")
+    spy.add_argument("--consecutive", type=inputs.whole_number(1, 1000), default=5,
+                     help="probes in a row that confirm recovery; default: 5")  # fmt: skip
+    spy.add_argument("--probe-interval", type=inputs.seconds(0, 10), default=0.05,
+                     help="seconds, in (0, 10]; default: %(default)s")  # fmt: skip
+    spy.add_argument("--out", type=inputs.writable_dir,
+                     help="keep the probe timeline, ack logs and classification here")  # fmt: skip
     return parser
 
 
 def _sandbox(args: argparse.Namespace) -> int:
     workdir = args.workdir.resolve()
     if args.action == "serve":
-        sandbox_daemon.serve(workdir, args.replicas)
+        sandbox_daemon.serve(workdir, args.replicas or 3)
         return 0
     if args.action == "up":
-        if not 1 <= args.replicas <= 16:
-            raise ConfigError(f"--replicas {args.replicas}: allowed range is 1..16")
         print(json.dumps(sandbox_daemon.sandbox_up(workdir, args.replicas), indent=2))
         return 0
     if args.action == "status":
@@ -132,10 +137,6 @@ def _watch_endpoints(args: argparse.Namespace) -> Endpoints:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    if args.duration <= 0:
-        raise ConfigError(f"--duration {args.duration:g}: must be positive")
-    if args.consecutive < 1:
-        raise ConfigError(f"--consecutive {args.consecutive}: must be at least 1")
     try:
         workloads = [workload_for(noun) for noun in re.split(r",\s*|\s+and\s+", args.track) if noun.strip()]
     except ValueError as exc:
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"watch": _watch, "cleanup": _cleanup, "sandbox": _sandbox, "evidence": _evidence}
     try:
         return commands.get(args.command, run_recovery_command)(args)
-    except (ConfigError, ToolNotFoundError) as exc:
+    except (ConfigError, SafetyError, ToolNotFoundError) as exc:  # refused before anything was changed
         print(f"drill: error: {exc}", file=sys.stderr)
         return 2
     except BackupVerificationError as exc:

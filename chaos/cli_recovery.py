@@ -23,19 +23,21 @@ scripts/test_backups.py           drill test backups --backup-dir DIR
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
 
-from chaos import sandbox_daemon
+from chaos import inputs, sandbox_daemon
 from chaos.errors import ConfigError
 from chaos.measure.timeline import Timeline
 from chaos.recovery import procedures
 from chaos.recovery.config_backup import backup_config, new_key, verify_config
 from chaos.recovery.connectivity import check_connectivity
 from chaos.recovery.integrity import verify_data_integrity
-from chaos.recovery.mongo import BackupManifest, backup_mongodb, restore_mongodb, verify_backup
+from chaos.recovery.mongo import BackupManifest, backup_mongodb, require_database, verify_backup
+from chaos.recovery.mongo_restore import restore_mongodb
 from chaos.recovery.redis import backup_redis, restore_redis, verify_redis_backup
 from chaos.targets.base import Endpoints
 
@@ -68,22 +70,31 @@ def add_recovery_commands(commands: argparse._SubParsersAction[argparse.Argument
     for verb, objects in COMMANDS.items():
         parser = commands.add_parser(verb, help=helps[verb])
         parser.add_argument("what", choices=objects)
-        parser.add_argument("--output", type=Path, help="new, empty directory for the backup")
-        parser.add_argument("--backup-dir", type=Path, help="a backup directory")
-        parser.add_argument("--into", help="restore mongodb into this (fresh) database instead of in place")
-        parser.add_argument("--replicas", type=int, default=3, help="app replicas after recover; default: 3")
+        parser.add_argument("--output", type=inputs.new_dir, help="new, empty directory for the backup")
+        parser.add_argument("--backup-dir", type=inputs.existing_dir, help="a backup directory")
+        parser.add_argument("--replicas", type=inputs.whole_number(1, 16), default=3,
+                            help="app replicas after recover, 1..16; default: 3")  # fmt: skip
+        if verb == "restore":
+            parser.add_argument("--into", type=inputs.database_name,
+                                help="restore mongodb into this other database instead of the live one")  # fmt: skip
+            parser.add_argument("--replace-with-empty-backup", action="store_true",
+                                help="allow a backup that holds nothing to replace live data")  # fmt: skip
+            parser.add_argument("--restore-from-other-database", action="store_true",
+                                help="allow a backup of another database to replace live data")  # fmt: skip
         where = parser.add_argument_group("target (the running sandbox, or explicit endpoints)")
         where.add_argument("--sandbox-workdir", type=Path, default=DEFAULT_SANDBOX_DIR, help="default: %(default)s")
-        where.add_argument("--mongodb-uri")
-        where.add_argument("--redis-url")
-        where.add_argument("--database", default="calendar", help="default: %(default)s")
+        where.add_argument("--mongodb-uri", type=inputs.mongodb_uri)
+        where.add_argument("--redis-url", type=inputs.redis_url)
+        where.add_argument("--database", type=inputs.database_name,
+                           help="the live database; default: the sandbox's, or calendar")  # fmt: skip
 
 
 def _endpoints(args: argparse.Namespace) -> Endpoints:
     if args.mongodb_uri or args.redis_url:
-        return Endpoints((), args.database, args.mongodb_uri or "", args.mongodb_uri or "", args.redis_url or "",
-                         args.redis_url or "", "")  # fmt: skip
-    return _sandbox(args).endpoints
+        return Endpoints((), args.database or "calendar", args.mongodb_uri or "", args.mongodb_uri or "",
+                         args.redis_url or "", args.redis_url or "", "")  # fmt: skip
+    endpoints = _sandbox(args).endpoints
+    return dataclasses.replace(endpoints, database=args.database) if args.database else endpoints
 
 
 def _sandbox(args: argparse.Namespace) -> SandboxClient:
@@ -107,8 +118,6 @@ def run_recovery_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"drill backup {args.what}: --output DIR is required")
     if key in NEEDS_BACKUP_DIR and args.backup_dir is None:
         raise ConfigError(f"drill {args.command} {args.what}: --backup-dir DIR is required")
-    if args.backup_dir is not None and not args.backup_dir.is_dir():
-        raise ConfigError(f"--backup-dir {args.backup_dir}: no such directory")
     return _dispatch(args)
 
 
@@ -116,6 +125,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     command, what, backup_dir = args.command, args.what, args.backup_dir
     if command == "backup":
         endpoints = _endpoints(args)
+        if what in ("mongodb", "all") and (args.database or args.mongodb_uri):  # a name the user typed
+            require_database(endpoints.mongodb_uri, endpoints.database)
         if what == "mongodb":
             manifest = backup_mongodb(endpoints.mongodb_uri, endpoints.database, args.output)
             print(f"mongodb backup in {args.output}: " + ", ".join(
@@ -131,7 +142,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "verify":
         if what == "mongodb-backup":
             manifest = verify_backup(backup_dir)
-            print(f"{backup_dir}: verified, " + ", ".join(
+            print(f"{backup_dir}: verified, a backup of database {manifest.database}: " + ", ".join(
                 f"{name} {entry['count']}" for name, entry in manifest.collections.items()))  # fmt: skip
             return 0
         if what == "redis-backup":
@@ -156,11 +167,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "restore":
         if what == "mongodb":
             endpoints = _endpoints(args)
-            manifest = restore_mongodb(backup_dir, endpoints.mongodb_uri, args.into or endpoints.database)
-            print(f"restored {backup_dir} into {args.into or endpoints.database}: " + ", ".join(
-                f"{name} {entry['count']}" for name, entry in manifest.collections.items()))  # fmt: skip
+            if args.into == endpoints.database:
+                raise ConfigError(f"--into {args.into}: that is the live database; to restore it in place, leave "
+                                  "--into out")  # fmt: skip
+            restored = restore_mongodb(backup_dir, endpoints.mongodb_uri, args.into or endpoints.database,
+                                       replace_with_empty=args.replace_with_empty_backup,
+                                       replace_from_other=args.restore_from_other_database)  # fmt: skip
+            print(f"restored {backup_dir} (a backup of {restored.manifest.database}) into {restored.database}: "
+                  + ", ".join(f"{name} {entry['count']}" for name, entry in restored.collections.items()))  # fmt: skip
+            if restored.leftovers:
+                print(f"note: {restored.database} holds collections an interrupted restore left: "
+                      f"{', '.join(restored.leftovers)}")  # fmt: skip
             return 0
-        print(f"restored {backup_dir}: {restore_redis(backup_dir, _sandbox(args)).keys} keys")
+        backup = restore_redis(backup_dir, _sandbox(args), replace_with_empty=args.replace_with_empty_backup)
+        print(f"restored {backup_dir}: {backup.keys} keys")
         return 0
     if command == "recover":
         timeline = Timeline()

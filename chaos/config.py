@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import yaml
 
 from chaos.errors import ConfigError
+from chaos.yamlfile import check_unique, compose_file
 
 __all__ = [
     "DEFAULT_AVAILABILITY",
@@ -33,6 +35,7 @@ RPO_DATA_CLASSES = (
 )  # fmt: skip
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_DURATION_S = 366 * 86400.0  # no recovery objective is longer than a year; a larger one is a typo
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 
@@ -50,8 +53,10 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
     else:
         raise ValueError(f"{value!r} is not a duration (examples: 90s, 5m, 1h30m)")
-    if seconds < 0 or seconds != seconds:
-        raise ValueError(f"{value!r} must be a non-negative duration")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{value!r} must be a finite, non-negative duration")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{value!r} is longer than a year (366d): not a plausible recovery objective")
     return seconds
 
 
@@ -109,20 +114,33 @@ def _line(node: yaml.Node) -> int:
 def _mapping(node: yaml.Node, where: str, source: Path) -> dict[str, tuple[yaml.Node, int]]:
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError(f"{source}:{_line(node)}: {where} must be a mapping")
+    try:
+        check_unique(node)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}:{exc.problem_mark.line + 1}: {where}: {exc.problem}") from None  # type: ignore[attr-defined]
     items: dict[str, tuple[yaml.Node, int]] = {}
     for key, value in node.value:
         items[str(key.value)] = (value, _line(key))
     return items
 
 
-def _table(node: yaml.Node, where: str, known: tuple[str, ...], source: Path) -> dict[str, float]:
+def _scalar(node: yaml.Node, where: str, source: Path) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise ConfigError(f"{source}:{_line(node)}: {where}: expected a single value")
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _table(
+    node: yaml.Node, where: str, known: tuple[str, ...], source: Path, *, positive: bool = False
+) -> dict[str, float]:
     table: dict[str, float] = {}
     for name, (value, line) in _mapping(node, where, source).items():
         if name not in known:
             raise ConfigError(f"{source}:{line}: {where}.{name}: unknown name {name!r}; known: {', '.join(known)}")
-        raw: Any = yaml.safe_load(yaml.serialize(value))
         try:
-            table[name] = parse_duration(raw)
+            table[name] = parse_duration(_scalar(value, f"{where}.{name}", source))
+            if positive and table[name] == 0:
+                raise ValueError("must be longer than 0s: no recovery takes no time")
         except ValueError as exc:
             raise ConfigError(f"{source}:{line}: {where}.{name}: {exc}") from None
     return table
@@ -147,7 +165,7 @@ def _fraction(value: object) -> float:
 def _availability(node: yaml.Node, where: str, source: Path) -> AvailabilityBudget:
     values: dict[str, float] = {}
     for name, (value, line) in _mapping(node, where, source).items():
-        raw: Any = yaml.safe_load(yaml.serialize(value))
+        raw = _scalar(value, f"{where}.{name}", source)
         try:
             if name == "max_failed":
                 values["max_failed"] = _fraction(raw)
@@ -164,14 +182,7 @@ def _availability(node: yaml.Node, where: str, source: Path) -> AvailabilityBudg
 
 def load_budgets(path: Path, profile: str) -> Budgets:
     """Load and validate one profile; every error names the file, line and key."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"budgets file {path}: cannot read it: {exc.strerror}") from None
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"budgets file {path}: not valid YAML: {exc}") from None
+    root = compose_file(path, "budgets file")
     if root is None:
         raise ConfigError(f"budgets file {path}: empty; expected a 'profiles' mapping")
     top = _mapping(root, "top level", path)
@@ -191,8 +202,8 @@ def load_budgets(path: Path, profile: str) -> Budgets:
     return Budgets(
         source=path,
         profile=profile,
-        description=str(description_node[0].value) if description_node else "",
-        rto=_table(body["rto"][0], f"{where}.rto", RTO_COMPONENTS, path) if "rto" in body else {},
+        description=str(_scalar(description_node[0], f"{where}.description", path)) if description_node else "",
+        rto=_table(body["rto"][0], f"{where}.rto", RTO_COMPONENTS, path, positive=True) if "rto" in body else {},
         rpo=_table(body["rpo"][0], f"{where}.rpo", RPO_DATA_CLASSES, path) if "rpo" in body else {},
         availability=_availability(body["availability"][0], f"{where}.availability", path)
         if "availability" in body

@@ -20,7 +20,7 @@ import httpx
 
 from chaos.errors import ConfigError, StartupError, TargetError
 from chaos.servers import launch
-from chaos.servers.process import pid_alive, process_start_ticks
+from chaos.servers.process import is_ours, process_cmdline, process_start_ticks
 from chaos.targets.control import SandboxClient, serve_control
 from chaos.targets.local import LocalTarget
 from chaos.targets.registry import sweep_orphans
@@ -36,15 +36,28 @@ DOWN_TIMEOUT_S = 30.0
 
 
 def _read_state(workdir: Path) -> dict[str, Any] | None:
+    """The daemon's state file, checked field by field; None when there is none."""
+    path = workdir / STATE
     try:
-        state: dict[str, Any] = json.loads((workdir / STATE).read_text())
-    except (OSError, ValueError):
+        state = json.loads(path.read_bytes())
+    except FileNotFoundError:
         return None
-    return state
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable sandbox state file ({exc}); if no sandbox runs in {workdir}, "
+                          "remove it") from None  # fmt: skip
+    fields = {"pid": int, "start_ticks": int, "argv": list, "control": str, "endpoints": dict, "replicas": int}
+    wrong = [
+        name for name, kind in fields.items() if not isinstance(state, dict) or not isinstance(state.get(name), kind)
+    ]
+    if wrong:
+        raise ConfigError(f"{path}: garbled sandbox state ({', '.join(wrong)} missing or of the wrong type); if no "
+                          f"sandbox runs in {workdir}, remove it")  # fmt: skip
+    return dict(state)
 
 
 def _daemon_alive(state: dict[str, Any]) -> bool:
-    return pid_alive(int(state["pid"]), state.get("start_ticks"))
+    """The state names a live process that is this sandbox's daemon: same pid, start time and program."""
+    return is_ours(state["pid"], state["start_ticks"], state["argv"])
 
 
 def serve(workdir: Path, replicas: int) -> None:
@@ -56,8 +69,9 @@ def serve(workdir: Path, replicas: int) -> None:
     target.start()
     control = serve_control(target)
     try:
-        state = {"pid": os.getpid(), "start_ticks": process_start_ticks(os.getpid()), "started_at": time.time(),
-                 "control": f"http://127.0.0.1:{control.server_address[1]}",
+        state = {"pid": os.getpid(), "start_ticks": process_start_ticks(os.getpid()),
+                 "argv": list(process_cmdline(os.getpid()) or ()), "started_at": time.time(),
+                 "replicas": replicas, "control": f"http://127.0.0.1:{control.server_address[1]}",
                  "endpoints": target.endpoints.to_json()}  # fmt: skip
         tmp = workdir / f".{STATE}.tmp"
         tmp.write_text(json.dumps(state, indent=2))
@@ -77,18 +91,25 @@ def connect(workdir: Path) -> SandboxClient:
     return SandboxClient(state["control"], workdir)
 
 
-def sandbox_up(workdir: Path, replicas: int) -> dict[str, Any]:
-    """Start the daemon (or find the running one) and return the endpoints."""
-    workdir.mkdir(parents=True, exist_ok=True)
+def sandbox_up(workdir: Path, replicas: int | None = None) -> dict[str, Any]:
+    """Start the daemon (or find the running one) and return the endpoints.
+
+    ``replicas``: None takes the running sandbox as it is, or starts one with 3; a number that
+    differs from the running sandbox's is an error, never silently ignored.
+    """
     state = _read_state(workdir)
     if state is not None and _daemon_alive(state):
+        if replicas is not None and state["replicas"] != replicas:
+            raise ConfigError(f"a sandbox with {state['replicas']} replicas already runs in {workdir}; stop it first "
+                              f"(`drill sandbox down --workdir {workdir}`) or ask for {state['replicas']}")  # fmt: skip
         return dict(state["endpoints"])
     launch.preflight()
+    workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "sandbox.log"
     with log_path.open("ab") as log:
         daemon = subprocess.Popen(
             [sys.executable, "-m", "chaos.cli", "sandbox", "serve", "--workdir", str(workdir),
-             "--replicas", str(replicas)],
+             "--replicas", str(replicas or 3)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     deadline = time.monotonic() + UP_TIMEOUT_S
@@ -139,7 +160,11 @@ def sandbox_status(workdir: Path) -> dict[str, Any]:
 
 
 def sandbox_down(workdir: Path) -> bool:
-    """Stop the daemon and everything it started; False if none was running."""
+    """Stop the daemon and everything it started; False if none was running.
+
+    Only the process the state file describes — same pid, start time and program — is signalled:
+    a stale file whose pid now belongs to another process is removed, and nothing is signalled.
+    """
     state = _read_state(workdir)
     if state is None or not _daemon_alive(state):
         (workdir / STATE).unlink(missing_ok=True)
@@ -148,7 +173,7 @@ def sandbox_down(workdir: Path) -> bool:
     pid = int(state["pid"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + DOWN_TIMEOUT_S
-    while pid_alive(pid, state.get("start_ticks")):
+    while _daemon_alive(state):
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
             break

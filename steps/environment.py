@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pytest_bdd import given, parsers
@@ -13,13 +13,14 @@ from chaos.measure.monitoring import MonitoringWatcher, scrape_addresses
 from chaos.measure.probe import Prober
 from chaos.measure.workload import Writer, workload_for
 from chaos.wait import wait_for
-from fixtures.dry_run import planned
+from fixtures.dry_run import PlanContext, planned
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import pytest
 
+    from chaos.measure.workload import Workload
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
     from chaos.targets.local import LocalTarget
@@ -67,13 +68,19 @@ def prober_running(target: Target, drill: DrillRecord, pytestconfig: pytest.Conf
     drill.evidence.append("probe-timeline.jsonl")
 
 
-@given(
-    planned(WRITERS, lambda a, c: f"OBSERVE write {a['nouns']} through the app at 50/s each, logging every ack"),
-    target_fixture="writers",
-)
+def _tracked(nouns: str) -> list[Workload]:
+    return [workload_for(noun) for noun in re.split(r",\s*|\s+and\s+", nouns) if noun.strip()]
+
+
+def _describe_writers(args: dict[str, Any], context: PlanContext) -> str:
+    context.scenario["tracked"] = [workload.data_class for workload in _tracked(args["nouns"])]
+    return f"OBSERVE write {args['nouns']} through the app at 50/s each, logging every ack"
+
+
+@given(planned(WRITERS, _describe_writers), target_fixture="writers")
 def writers_running(target: Target, drill: DrillRecord, nouns: str) -> Iterator[dict[str, Writer]]:
     """``nouns``: e.g. "users, calendar events and settings"."""
-    workloads = [workload_for(noun) for noun in re.split(r",\s*|\s+and\s+", nouns) if noun.strip()]
+    workloads = _tracked(nouns)
     run_id = _run_id()
     writers = {w.data_class: Writer(target.endpoints.apps, w, run_id=run_id).start() for w in workloads}
     for writer in writers.values():

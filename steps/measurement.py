@@ -61,8 +61,9 @@ def _describe_rto(args: dict[str, Any], context: PlanContext) -> str:
 
 
 def _describe_rpo(args: dict[str, Any], context: PlanContext) -> str:
-    return ("CHECK RPO: read every tracked write back from the stores; data-loss window per data class "
-            "within its budget; no corrupted, duplicated or unexpected records")  # fmt: skip
+    budgets = ", ".join(f"{name} {context.budgets.rpo_for(name):g}s" for name in context.scenario.get("tracked", []))
+    return (f"CHECK RPO: read every tracked write back from the stores; data-loss window per data class "
+            f"within its budget ({budgets}); no corrupted, duplicated or unexpected records")  # fmt: skip
 
 
 @then(planned(RTO, _describe_rto))

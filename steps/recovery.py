@@ -190,8 +190,13 @@ def corruption_found(target: Target, drill: DrillRecord) -> None:
     assert found, reason
 
 
-@then(planned(INTACT, lambda a, c: f"CHECK the integrity check passes again; fault -> end of recovery within the "
-                                   f"{a['component']} budget"))  # fmt: skip
+def _describe_intact(args: dict[str, Any], context: PlanContext) -> str:
+    budget = context.budgets.rto_for(args["component"].strip().lower().replace(" ", "_"))
+    return (f"CHECK the integrity check passes again; fault -> end of recovery within the {args['component']} "
+            f"budget of {budget:g}s")  # fmt: skip
+
+
+@then(planned(INTACT, _describe_intact))
 def data_intact_within_rto(target: Target, drill: DrillRecord, budgets: Budgets, component: str) -> None:
     key = component.strip().lower().replace(" ", "_")
     fault, finished = drill.timeline.first("fault_injected"), drill.timeline.first("recovery_finished")

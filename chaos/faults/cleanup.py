@@ -46,6 +46,8 @@ class CleanupReport:
 def cleanup(ledger: Ledger, run_bases: list[Path], *, processes: bool = True) -> CleanupReport:
     """Revert every fault whose owner is gone; then kill the processes of runs whose owner is gone."""
     report = CleanupReport()
+    report.failed += [f"ledger entry {line}; left in place: what that fault changed may still be changed"
+                      for line in ledger.unreadable()]  # fmt: skip
     for entry in ledger.orphans():
         left_by = f"{entry.kind} {entry.id} (left by pid {entry.owner_pid})"
         target = None

@@ -68,20 +68,33 @@ class Ledger:
         shutil.rmtree(self.directory / f"{fault_id}.snapshot", ignore_errors=True)
 
     @staticmethod
-    def _entry(data: dict[str, Any], path: Path) -> LedgerEntry:
-        return LedgerEntry(data["id"], data["kind"], data["spec"], data["owner_pid"], data["owner_ticks"],
+    def _entry(data: Any, path: Path) -> LedgerEntry:
+        fields = {"id": str, "kind": str, "spec": dict, "owner_pid": int, "created": int | float}
+        if not isinstance(data, dict) or any(not isinstance(data.get(key), kind) for key, kind in fields.items()):
+            raise ValueError("not a ledger entry: id, kind, spec, owner_pid or created missing or of the wrong type")
+        if data.get("owner_ticks") is not None and not isinstance(data["owner_ticks"], int):
+            raise ValueError("not a ledger entry: owner_ticks is not a number")
+        return LedgerEntry(data["id"], data["kind"], data["spec"], data["owner_pid"], data.get("owner_ticks"),
                            data["created"], path)  # fmt: skip
 
-    def entries(self) -> list[LedgerEntry]:
+    def _scan(self) -> tuple[list[LedgerEntry], list[str]]:
+        """Readable entries, and a line per entry that cannot be read (truncated, binary, garbled)."""
         if not self.directory.is_dir():
-            return []
-        found = []
+            return [], []
+        found, unreadable = [], []
         for path in sorted(self.directory.glob("*.json")):
             try:
-                found.append(self._entry(json.loads(path.read_text()), path))
-            except (OSError, ValueError, KeyError):
-                continue  # unreadable: reported by `drill cleanup`, never guessed at
-        return found
+                found.append(self._entry(json.loads(path.read_bytes()), path))
+            except (OSError, ValueError) as exc:
+                unreadable.append(f"{path}: {exc}")
+        return found, unreadable
+
+    def entries(self) -> list[LedgerEntry]:
+        return self._scan()[0]
+
+    def unreadable(self) -> list[str]:
+        """Entries that cannot be read: never guessed at, never removed; `drill cleanup` reports them."""
+        return self._scan()[1]
 
     def orphans(self) -> list[LedgerEntry]:
         """Entries whose owner is gone: nobody else will revert them."""

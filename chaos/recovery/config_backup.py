@@ -83,19 +83,19 @@ def _collect(endpoints: Endpoints) -> dict[str, Any]:
 def backup_config(endpoints: Endpoints, output: Path, *, key: str | None = None) -> dict[str, Any]:
     """Write the configuration to ``output`` (created; must be empty); returns the manifest."""
     fernet = _fernet(key)
-    new_output_dir(output)
-    secrets: list[str] = []
-    files = {
-        "environment.json": json.dumps(_seal(_collect(endpoints), fernet, secrets), indent=2),
-        "budgets.yaml": DEFAULT_BUDGETS.read_text(),
-        "targets.yaml": DEFAULT_TARGETS.read_text(),
-    }
-    manifest: dict[str, Any] = {"created_at": time.time(), "secrets": secrets, "files": {}}
-    for name, text in files.items():
-        (output / name).write_text(text)
-        manifest["files"][name] = hashlib.sha256(text.encode()).hexdigest()
-    (output / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    return manifest
+    with new_output_dir(output):
+        secrets: list[str] = []
+        files = {
+            "environment.json": json.dumps(_seal(_collect(endpoints), fernet, secrets), indent=2),
+            "budgets.yaml": DEFAULT_BUDGETS.read_text(),
+            "targets.yaml": DEFAULT_TARGETS.read_text(),
+        }
+        manifest: dict[str, Any] = {"created_at": time.time(), "secrets": secrets, "files": {}}
+        for name, text in files.items():
+            (output / name).write_text(text)
+            manifest["files"][name] = hashlib.sha256(text.encode()).hexdigest()
+        (output / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        return manifest
 
 
 def _encrypted_values(value: Any) -> list[str]:

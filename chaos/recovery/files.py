@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 from typing import TYPE_CHECKING
 
 from chaos.errors import BackupError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 __all__ = ["CHUNK", "copy_atomically", "new_output_dir", "sha256_file"]
@@ -59,8 +61,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def new_output_dir(output: Path) -> None:
-    """Create ``output``; refuse one that holds anything, so no backup overwrites another."""
-    output.mkdir(parents=True, exist_ok=True)
-    if any(output.iterdir()):
+@contextlib.contextmanager
+def new_output_dir(output: Path) -> Iterator[Path]:
+    """Create ``output`` for the body to fill; refuse one that holds anything, so no backup overwrites another.
+
+    If the body fails, whatever this created (``output`` and any parents it needed) is removed again:
+    a failed backup leaves no half-written directory, nor an empty one.
+    """
+    if output.is_dir() and any(output.iterdir()):
         raise BackupError(f"backup output {output} is not empty; choose a new directory")
+    first_created = next((path for path in (output, *output.parents) if path.parent.exists()), output)
+    created = not first_created.exists()
+    output.mkdir(parents=True, exist_ok=True)
+    try:
+        yield output
+    except BaseException:
+        if created:
+            shutil.rmtree(first_created, ignore_errors=True)
+        raise

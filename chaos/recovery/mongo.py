@@ -17,14 +17,15 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
+import bson
 import pymongo
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from tqdm import tqdm
 
-from chaos.errors import BackupError, BackupVerificationError
+from chaos.errors import BackupError, BackupVerificationError, ConfigError
 from chaos.recovery.files import new_output_dir, sha256_file
 
 if TYPE_CHECKING:
@@ -32,14 +33,18 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pymongo.collection import Collection
+    from pymongo.database import Database
 
 __all__ = [
     "BackupManifest",
     "backup_mongodb",
     "index_definitions",
     "iter_documents",
+    "mongo_client",
+    "progress_bar",
     "recreate_indexes",
-    "restore_mongodb",
+    "redact_uri",
+    "require_database",
     "verify_backup",
 ]
 
@@ -65,7 +70,11 @@ class _HashingWriter(io.RawIOBase):
         return self.target.write(view)
 
 
-def iter_documents(stream: BinaryIO, source: Path) -> Iterator[bytes]:
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def iter_documents(stream: Readable, source: Path) -> Iterator[bytes]:
     """Each BSON document of a backup file, as its bytes; a cut-off document is an error naming the file."""
     while header := stream.read(4):
         if len(header) < 4:
@@ -77,7 +86,7 @@ def iter_documents(stream: BinaryIO, source: Path) -> Iterator[bytes]:
         yield header + body
 
 
-def _progress(total: int, what: str) -> tqdm[Any]:
+def progress_bar(total: int, what: str) -> tqdm[Any]:
     # Shown on a terminal only (disable=None); CI logs stay clean.
     return tqdm(total=total, desc=what, unit="doc", unit_scale=True, disable=None, leave=False, file=sys.stderr)
 
@@ -98,60 +107,90 @@ class BackupManifest:
                 "collections": self.collections}  # fmt: skip
 
 
-def _client(uri: str) -> pymongo.MongoClient[dict[str, Any]]:
+def mongo_client(uri: str) -> pymongo.MongoClient[dict[str, Any]]:
     return pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
 
 
-def _redact(uri: str) -> str:
+def redact_uri(uri: str) -> str:
     scheme, _, rest = uri.partition("://")
     return f"{scheme}://{rest.split('@', 1)[-1]}"
 
 
-def backup_mongodb(uri: str, database: str, output: Path) -> BackupManifest:
-    """Dump every collection of ``database`` into ``output`` (created; must be empty)."""
-    new_output_dir(output)
-    client = _client(uri)
+def _dump(db: Database[Any], name: str, path: Path) -> dict[str, Any]:
+    """One collection into ``path``, as raw BSON through gzip; its manifest entry."""
+    count = 0
+    collection = cast("Collection[RawBSONDocument]", db.get_collection(name, codec_options=RAW))
+    with path.open("wb") as raw, progress_bar(db[name].estimated_document_count(), f"backup {name}") as bar:
+        hashing = _HashingWriter(raw)
+        with gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0, compresslevel=GZIP_LEVEL) as out:
+            for doc in collection.find().sort("_id", 1).batch_size(BATCH):
+                out.write(doc.raw)
+                count += 1
+                if count % BATCH == 0:
+                    bar.update(BATCH)
+    return {"file": path.name, "count": count, "sha256": hashing.digest.hexdigest(),
+            "indexes": index_definitions(db[name])}  # fmt: skip
+
+
+def require_database(uri: str, database: str) -> None:
+    """Refuse a database the server does not have: a mistyped name must not make an empty backup that verifies."""
+    client = mongo_client(uri)
     try:
-        db = client[database]
-        collections: dict[str, dict[str, Any]] = {}
-        for name in sorted(db.list_collection_names()):
-            path = output / f"{name}.bson.gz"
-            count = 0
-            collection = cast("Collection[RawBSONDocument]", db.get_collection(name, codec_options=RAW))
-            with path.open("wb") as raw, _progress(db[name].estimated_document_count(), f"backup {name}") as bar:
-                hashing = _HashingWriter(raw)
-                with gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0, compresslevel=GZIP_LEVEL) as out:
-                    for doc in collection.find().sort("_id", 1).batch_size(BATCH):
-                        out.write(doc.raw)
-                        count += 1
-                        if count % BATCH == 0:
-                            bar.update(BATCH)
-            digest = hashing.digest
-            indexes = index_definitions(db[name])
-            collections[name] = {"file": path.name, "count": count, "sha256": digest.hexdigest(),
-                                 "indexes": indexes}  # fmt: skip
+        present = client.list_database_names()
     except pymongo.errors.PyMongoError as exc:
-        raise BackupError(f"backup of {database} from {_redact(uri)} failed: {exc}") from exc
+        raise BackupError(f"MongoDB at {redact_uri(uri)} does not answer: {exc}") from exc
     finally:
         client.close()
-    manifest = BackupManifest(output, database, _redact(uri), time.time(), collections)
-    (output / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2))
+    if database not in present:
+        raise ConfigError(f"MongoDB at {redact_uri(uri)} has no database {database!r} (it has: "
+                          f"{', '.join(sorted(present)) or 'none'}); nothing was backed up")  # fmt: skip
+
+
+def backup_mongodb(uri: str, database: str, output: Path) -> BackupManifest:
+    """Dump every collection of ``database`` into ``output`` (created; must be empty)."""
+    client = mongo_client(uri)
+    try:
+        with new_output_dir(output):
+            db = client[database]
+            collections = {name: _dump(db, name, output / f"{name}.bson.gz")
+                           for name in sorted(db.list_collection_names())}  # fmt: skip
+            manifest = BackupManifest(output, database, redact_uri(uri), time.time(), collections)
+            (output / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2))
+    except pymongo.errors.PyMongoError as exc:
+        raise BackupError(f"backup of {database} from {redact_uri(uri)} failed: {exc}") from exc
+    finally:
+        client.close()
     return manifest
 
 
 def _read_manifest(backup_dir: Path) -> BackupManifest:
     path = backup_dir / MANIFEST
     try:
-        data = json.loads(path.read_text())
-        return BackupManifest(backup_dir, data["database"], data["source"], data["created_at"], data["collections"])
+        data = json.loads(path.read_bytes())
+        manifest = BackupManifest(backup_dir, data["database"], data["source"], data["created_at"],
+                                  data["collections"])  # fmt: skip
     except FileNotFoundError:
         raise BackupVerificationError(f"{path}: missing; not a backup directory") from None
+    except OSError as exc:
+        raise BackupVerificationError(f"{path}: cannot read it: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise BackupVerificationError(f"{path}: unreadable manifest: {exc!r}") from None
+    if not isinstance(manifest.database, str) or not manifest.database:
+        raise BackupVerificationError(f"{path}: names no database; a backup must say what it is a backup of")
+    if not isinstance(manifest.collections, dict):
+        raise BackupVerificationError(f"{path}: 'collections' is not a mapping")
+    for name, entry in manifest.collections.items():
+        fields = {"file": str, "count": int, "sha256": str, "indexes": list}
+        if not isinstance(entry, dict) or any(not isinstance(entry.get(key), kind) for key, kind in fields.items()):
+            raise BackupVerificationError(f"{path}: collection {name!r}: expected file, count, sha256 and indexes")
+        if entry["count"] < 0 or "/" in entry["file"] or entry["file"].startswith("."):
+            raise BackupVerificationError(f"{path}: collection {name!r}: bad count or file name")
+    return manifest
 
 
 def verify_backup(backup_dir: Path) -> BackupManifest:
-    """Re-read every file: its SHA-256 and its document count must match the manifest."""
+    """Re-read every file: its SHA-256 and its document count must match the manifest, and every
+    document must decode as BSON with an ``_id``: what verifies here restores."""
     manifest = _read_manifest(backup_dir)
     for name, entry in manifest.collections.items():
         path = backup_dir / entry["file"]
@@ -166,12 +205,25 @@ def verify_backup(backup_dir: Path) -> BackupManifest:
             )
         try:
             with gzip.open(path, "rb") as stream:
-                count = sum(1 for _ in iter_documents(stream, path))
+                count = 0
+                for document in iter_documents(stream, path):
+                    _check_document(document, path)
+                    count += 1
         except (OSError, EOFError) as exc:
             raise BackupVerificationError(f"{path}: not a readable gzip file: {exc}") from None
         if count != entry["count"]:
             raise BackupVerificationError(f"{path}: {count} documents, manifest says {entry['count']}")
     return manifest
+
+
+def _check_document(document: bytes, source: Path) -> None:
+    try:
+        decoded = bson.decode(document)
+    except Exception as exc:  # bson raises InvalidBSON, but also ValueError and others on garbage
+        raise BackupVerificationError(f"{source}: a document does not decode as BSON ({exc}); the backup "
+                                      "would not restore") from None  # fmt: skip
+    if "_id" not in decoded:
+        raise BackupVerificationError(f"{source}: a document has no _id; the backup would not restore")
 
 
 def index_definitions(collection: Collection[Any]) -> list[dict[str, Any]]:
@@ -183,53 +235,3 @@ def index_definitions(collection: Collection[Any]) -> list[dict[str, Any]]:
 def recreate_indexes(collection: Collection[Any], indexes: list[dict[str, Any]]) -> None:
     for index in indexes:
         collection.create_index([tuple(pair) for pair in index["key"]], name=index["name"], unique=index["unique"])
-
-
-def _insert(collection: Collection[RawBSONDocument], batch: list[RawBSONDocument]) -> int:
-    return len(batch) if collection.insert_many(batch, ordered=False).acknowledged else 0
-
-
-def restore_mongodb(backup_dir: Path, uri: str, database: str | None = None) -> BackupManifest:
-    """Verify the backup, then load it into ``database`` (replacing its collections), recreating indexes.
-
-    Every insert is acknowledged by the server; their count must equal the manifest's.
-    """
-    manifest = verify_backup(backup_dir)
-    target = database or manifest.database
-    client = _client(uri)
-    try:
-        db = client[target]
-        # The database is brought to the backup's state: a collection the backup does not
-        # have (created, or corrupted, since) goes too.
-        for name in set(db.list_collection_names()) - set(manifest.collections):
-            db.drop_collection(name)
-        for name, entry in manifest.collections.items():
-            db.drop_collection(name)
-            collection = cast("Collection[RawBSONDocument]", db.get_collection(name, codec_options=RAW))
-            source = backup_dir / entry["file"]
-            batch: list[RawBSONDocument] = []
-            # Counted from the server's acknowledgements — an acknowledged insert_many that raised
-            # no BulkWriteError inserted its whole batch — exact, without re-reading the collection
-            # (a full scan on some servers, FerretDB among them).
-            restored = 0
-
-            with gzip.open(source, "rb") as stream, _progress(entry["count"], f"restore {name}") as bar:
-                for document in iter_documents(stream, source):
-                    batch.append(RawBSONDocument(document))
-                    if len(batch) >= BATCH:
-                        restored += _insert(collection, batch)
-                        bar.update(len(batch))
-                        batch.clear()
-                if batch:
-                    restored += _insert(collection, batch)
-                    bar.update(len(batch))
-            if entry["count"] == 0:
-                db.create_collection(name)
-            recreate_indexes(db[name], entry["indexes"])
-            if restored != entry["count"]:
-                raise BackupError(f"restore of {target}.{name}: {restored} documents, backup has {entry['count']}")
-    except pymongo.errors.PyMongoError as exc:
-        raise BackupError(f"restore of {backup_dir} into {target} at {_redact(uri)} failed: {exc}") from exc
-    finally:
-        client.close()
-    return manifest

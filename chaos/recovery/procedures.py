@@ -25,8 +25,10 @@ import redis
 from chaos.errors import BackupError, BackupVerificationError
 from chaos.recovery.config_backup import backup_config, verify_config
 from chaos.recovery.connectivity import check_connectivity
+from chaos.recovery.files import new_output_dir
 from chaos.recovery.integrity import verify_data_integrity
-from chaos.recovery.mongo import backup_mongodb, iter_documents, restore_mongodb, verify_backup
+from chaos.recovery.mongo import backup_mongodb, iter_documents, verify_backup
+from chaos.recovery.mongo_restore import restore_mongodb
 from chaos.recovery.redis import RDB, backup_redis, restore_redis, verify_redis_backup
 from chaos.recovery.runbooks import Runbook, ensure_infrastructure, ensure_mongodb, verify_deployment
 from chaos.servers import launch
@@ -66,13 +68,14 @@ class Check:
 def backup_all(endpoints: Endpoints, output: Path, *, key: str | None = None) -> dict[str, Any]:
     """MongoDB, Redis and the configuration into ``output/<part>``, with a manifest over all three."""
     started = time.time()
-    mongo = backup_mongodb(endpoints.mongodb_uri, endpoints.database, output / "mongodb")
-    cache = backup_redis(endpoints.redis_url, output / "redis")
-    backup_config(endpoints, output / "config", key=key)
-    manifest = {"created_at": started, "finished_at": time.time(), "parts": list(PARTS),
-                "mongodb": {name: entry["count"] for name, entry in mongo.collections.items()},
-                "redis": {"keys": cache.keys}}  # fmt: skip
-    (output / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    with new_output_dir(output):
+        mongo = backup_mongodb(endpoints.mongodb_uri, endpoints.database, output / "mongodb")
+        cache = backup_redis(endpoints.redis_url, output / "redis")
+        backup_config(endpoints, output / "config", key=key)
+        manifest = {"created_at": started, "finished_at": time.time(), "parts": list(PARTS),
+                    "mongodb": {name: entry["count"] for name, entry in mongo.collections.items()},
+                    "redis": {"keys": cache.keys}}  # fmt: skip
+        (output / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 
 

@@ -3,8 +3,14 @@
 The backup is a consistent RDB snapshot fetched over the replication protocol
 (``SYNC``), so it needs only network access to the server, not its disk. A
 manifest records its SHA-256 and the key and expiry counts that
-``redis-check-rdb`` reads from it. Restore stops the server, puts the RDB in
-its data directory, starts it and checks that it loaded every key.
+``redis-check-rdb`` reads from it.
+
+Restore verifies the backup first and refuses to replace a Redis that holds
+keys with a backup that holds none, unless told to. It has the live server
+save its state, stops it, moves its data files aside (kept), puts the RDB in
+their place, starts it and checks that it loaded every key; if anything
+fails, the restored files go and the kept ones are put back and started.
+Only after a checked restore are the kept files removed.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from urllib.parse import urlsplit
 
 import redis
 
-from chaos.errors import BackupError, BackupVerificationError
-from chaos.recovery.files import CHUNK, new_output_dir, sha256_file
+from chaos.errors import BackupError, BackupVerificationError, SafetyError
+from chaos.recovery.files import CHUNK, copy_atomically, new_output_dir, sha256_file
 from chaos.targets.base import is_running
 from chaos.tools import REDIS_CHECK_RDB, find_tool
 
@@ -103,18 +109,18 @@ def _check_rdb(path: Path) -> tuple[int, int]:
 
 def backup_redis(url: str, output: Path, *, timeout: float = 300.0) -> RedisBackup:
     """Fetch a consistent RDB snapshot from ``url`` into ``output`` (created; must be empty)."""
-    new_output_dir(output)
-    parts = urlsplit(url)
-    source = f"redis://{parts.hostname}:{parts.port}{parts.path}"
-    try:
-        _fetch_rdb(url, output / RDB, timeout)
-    except OSError as exc:
-        raise BackupError(f"Redis backup from {source} failed: {exc!r}") from exc
-    keys, expires = _check_rdb(output / RDB)
-    backup = RedisBackup(output, source, time.time(), sha256_file(output / RDB), (output / RDB).stat().st_size,
-                         keys, expires)  # fmt: skip
-    (output / MANIFEST).write_text(json.dumps(backup.to_json(), indent=2))
-    return backup
+    with new_output_dir(output):
+        parts = urlsplit(url)
+        source = f"redis://{parts.hostname}:{parts.port}{parts.path}"
+        try:
+            _fetch_rdb(url, output / RDB, timeout)
+        except OSError as exc:
+            raise BackupError(f"Redis backup from {source} failed: {exc!r}") from exc
+        keys, expires = _check_rdb(output / RDB)
+        backup = RedisBackup(output, source, time.time(), sha256_file(output / RDB), (output / RDB).stat().st_size,
+                             keys, expires)  # fmt: skip
+        (output / MANIFEST).write_text(json.dumps(backup.to_json(), indent=2))
+        return backup
 
 
 def verify_redis_backup(backup_dir: Path) -> RedisBackup:
@@ -139,22 +145,70 @@ def verify_redis_backup(backup_dir: Path) -> RedisBackup:
     return RedisBackup(backup_dir, data["source"], data["created_at"], digest, data["size"], keys, expires)
 
 
-def restore_redis(backup_dir: Path, target: Target) -> RedisBackup:
-    """Verify the backup; stop Redis, put the RDB in its data directory, start it, and count its keys."""
-    backup = verify_redis_backup(backup_dir)
-    if is_running(target, "redis"):
-        target.stop("redis")
-    data_dir = target.data_dir("redis")
-    for stale in ("appendonlydir", "appendonly.aof"):  # an AOF would be loaded instead of the RDB
-        shutil.rmtree(data_dir / stale, ignore_errors=True)
-    shutil.copy2(backup_dir / RDB, data_dir / RDB)
-    target.start_component("redis")
+DATA_FILES = (RDB, "appendonlydir", "appendonly.aof")  # an AOF, when present, is loaded instead of the RDB
+
+
+def _live_keys(target: Target) -> int:
+    """Keys the running Redis holds, after it saved them to its data directory; 0 when it is down."""
+    if not is_running(target, "redis"):
+        return 0
+    client = redis.Redis.from_url(target.endpoints.redis_url, socket_timeout=30)
+    try:
+        keys = int(client.dbsize())
+        client.save()  # what is live now is on disk now: the copy kept until the restore is checked
+    finally:
+        client.close()
+    return keys
+
+
+def _loaded(target: Target, backup: RedisBackup) -> int:
     client = redis.Redis.from_url(target.endpoints.redis_url, socket_timeout=10)
     try:
         loaded = int(client.dbsize())
     finally:
         client.close()
     if loaded < backup.keys - backup.expires or loaded > backup.keys:
-        raise BackupError(f"restore of {backup_dir}: Redis holds {loaded} keys, the backup has {backup.keys} "
+        raise BackupError(f"Redis holds {loaded} keys after the restore, the backup has {backup.keys} "
                           f"({backup.expires} with a TTL)")  # fmt: skip
+    return loaded
+
+
+def restore_redis(backup_dir: Path, target: Target, *, replace_with_empty: bool = False) -> RedisBackup:
+    """Verify the backup, then put it in place of the live data, keeping that until the restore is checked."""
+    backup = verify_redis_backup(backup_dir)
+    was_running = is_running(target, "redis")
+    live = _live_keys(target)
+    if live and not backup.keys and not replace_with_empty:
+        raise SafetyError(f"backup {backup_dir} holds no key; restoring it would empty the live Redis "
+                          f"({live} keys). Nothing was changed. If that is what you want, pass "
+                          "--replace-with-empty-backup")  # fmt: skip
+    data_dir = target.data_dir("redis")
+    kept = data_dir / f"pre-restore-{time.strftime('%Y%m%d-%H%M%S')}"
+    kept.mkdir()
+    if was_running:
+        target.stop("redis")
+    for name in DATA_FILES:
+        if (data_dir / name).exists():
+            (data_dir / name).rename(kept / name)
+    try:
+        copy_atomically(backup_dir / RDB, data_dir / RDB)
+        target.start_component("redis")
+        _loaded(target, backup)
+    except BaseException as exc:
+        if is_running(target, "redis"):
+            target.stop("redis")
+        for name in DATA_FILES:
+            restored = data_dir / name
+            if restored.is_dir():
+                shutil.rmtree(restored)
+            restored.unlink(missing_ok=True)
+            if (kept / name).exists():
+                (kept / name).rename(restored)
+        if was_running:
+            target.start_component("redis")
+        kept.rmdir()
+        if isinstance(exc, Exception):
+            raise BackupError(f"restore of {backup_dir} failed ({exc}); the previous data was put back") from exc
+        raise
+    shutil.rmtree(kept)
     return backup

@@ -13,7 +13,7 @@ import httpx
 
 from chaos.errors import BackupError, ComponentError
 from chaos.recovery.integrity import verify_data_integrity
-from chaos.recovery.mongo import restore_mongodb
+from chaos.recovery.mongo_restore import restore_mongodb
 from chaos.report.record import RecoveryStep
 from chaos.targets.base import is_running
 from chaos.wait import wait_for

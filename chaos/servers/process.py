@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ManagedProcess", "ProcessSpec", "pid_alive", "process_start_ticks"]
+__all__ = ["ManagedProcess", "ProcessSpec", "is_ours", "pid_alive", "process_cmdline", "process_start_ticks"]
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -38,6 +38,38 @@ def pid_alive(pid: int, start_ticks: int | None = None) -> bool:
     if state == "Z":
         return False
     return start_ticks is None or ticks == start_ticks
+
+
+def process_cmdline(pid: int) -> tuple[str, ...] | None:
+    """The command line ``pid`` was started with, or None if it is gone (or a kernel thread)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return tuple(part.decode(errors="replace") for part in raw.split(b"\0")[:-1]) or None
+
+
+def is_ours(pid: object, start_ticks: object, argv: object) -> bool:
+    """Whether ``pid`` is the very process a record describes, and one this tool may signal.
+
+    Never pid 0 or 1, never this process or its process group; the kernel's start time and the
+    program must both match what was recorded when the process was started, so a pid that was
+    reused, or a record that was garbled, names nothing. The program is compared by name: a
+    server may rewrite the rest of its command line (redis-server shows its address there).
+    """
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1 or pid in (os.getpid(), os.getpgrp()):
+        return False
+    if not isinstance(start_ticks, int) or not isinstance(argv, list | tuple) or not argv:
+        return False
+    if not pid_alive(pid, start_ticks):
+        return False
+    running = process_cmdline(pid)
+    return running is not None and _program(running[0]) == _program(str(argv[0]))
+
+
+def _program(command: str) -> str:
+    words = command.split()
+    return Path(words[0]).name if words else ""
 
 
 @dataclass(frozen=True)

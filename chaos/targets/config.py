@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chaos.errors import ConfigError
 from chaos.faults.process import BlastRadius
+from chaos.yamlfile import load_file
 
 __all__ = ["DEFAULT_TARGETS", "TargetConfig", "load_target"]
 
@@ -41,12 +40,7 @@ def _field(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
 
 def load_target(path: Path, name: str) -> TargetConfig:
     """Load and validate one target; errors name the file and the key."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"targets file {path}: cannot read it: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"targets file {path}: not valid YAML: {exc}") from None
+    data = load_file(path, "targets file")
     targets = data.get("targets") if isinstance(data, dict) else None
     if not isinstance(targets, dict):
         raise ConfigError(f"{path}: expected a 'targets' mapping")
@@ -68,7 +62,12 @@ def load_target(path: Path, name: str) -> TargetConfig:
     radius = _field(entry, "blast_radius", dict, where)
     max_replicas = _field(radius, "max_replicas", int, f"{where}.blast_radius")
     max_fraction = radius.get("max_fraction", 1.0)
-    if not isinstance(max_fraction, int | float) or not 0 < max_fraction <= 1 or max_replicas < 0:
+    unknown = sorted(set(radius) - {"max_replicas", "max_fraction"})
+    if unknown:
+        raise ConfigError(f"{where}.blast_radius.{unknown[0]}: unknown key; expected max_replicas, max_fraction")
+    if isinstance(max_fraction, bool) or not isinstance(max_fraction, int | float):
+        raise ConfigError(f"{where}.blast_radius.max_fraction: expected a number in (0, 1], got {max_fraction!r}")
+    if not 0 < max_fraction <= 1 or max_replicas < 0:
         raise ConfigError(f"{where}.blast_radius: max_replicas must be >= 0 and max_fraction in (0, 1]")
     password = None
     if "redis_password_env" in entry:

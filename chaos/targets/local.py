@@ -148,7 +148,7 @@ class LocalTarget:
 
     def _register(self, process: ManagedProcess) -> None:
         if self._record is not None:
-            self._record.add_child(process.name, process.pid, process.start_ticks)
+            self._record.add_child(process.name, process.pid, process.start_ticks, process.spec.argv)
 
     # -- specs --------------------------------------------------------------
     def _log(self, name: str) -> Path:

@@ -1,8 +1,10 @@
 """Run directories on disk, so that a crashed runner's processes can be found and stopped.
 
 Each run directory holds ``run.json``: the owner (the runner's pid and start
-time) and every child started (pid, start time). A run whose owner is gone is
-an orphan: its children are killed and its directory removed.
+time) and every child started (pid, start time, command line). A run whose
+owner is gone is an orphan: its children are killed and its directory removed.
+A child is signalled only if it is still the process recorded (see
+``is_ours``): a reused pid, or a garbled record, is left alone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from chaos.servers.process import pid_alive, process_start_ticks
+from chaos.servers.process import is_ours, pid_alive, process_start_ticks
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,14 +43,16 @@ class RunRecord:
         tmp.write_text(json.dumps(self._data, indent=1))
         tmp.replace(self.run_dir / RECORD)
 
-    def add_child(self, name: str, pid: int, start_ticks: int | None) -> None:
-        self._data["children"][name] = {"pid": pid, "start_ticks": start_ticks}
+    def add_child(self, name: str, pid: int, start_ticks: int | None, argv: tuple[str, ...]) -> None:
+        self._data["children"][name] = {"pid": pid, "start_ticks": start_ticks, "argv": list(argv)}
         self._save()
 
 
 def _owner_alive(record: dict[str, Any]) -> bool:
-    owner = record.get("owner", {})
-    return pid_alive(int(owner.get("pid", 0)), owner.get("start_ticks"))
+    owner = record.get("owner")
+    if not isinstance(owner, dict) or not isinstance(owner.get("pid"), int) or owner["pid"] <= 1:
+        return True  # cannot tell who owns it: treat it as in use, touch nothing
+    return pid_alive(owner["pid"], owner.get("start_ticks"))
 
 
 def sweep_orphans(base: Path) -> list[str]:
@@ -62,16 +66,19 @@ def sweep_orphans(base: Path) -> list[str]:
     for run_dir in sorted(base.iterdir()):
         path = run_dir / RECORD
         try:
-            record = json.loads(path.read_text())
+            record = json.loads(path.read_bytes())
         except (OSError, ValueError):
+            continue  # unreadable: left for a person to look at
+        if not isinstance(record, dict) or _owner_alive(record):
             continue
-        if _owner_alive(record):
-            continue
-        for name, child in record.get("children", {}).items():
-            pid = int(child["pid"])
-            if pid_alive(pid, child.get("start_ticks")):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-                killed.append(f"{run_dir.name}/{name} pid {pid}")
+        children = record.get("children")
+        for name, child in (children if isinstance(children, dict) else {}).items():
+            if not isinstance(child, dict):
+                continue
+            if not is_ours(child.get("pid"), child.get("start_ticks"), child.get("argv")):
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child["pid"], signal.SIGKILL)  # each child leads its own process group
+            killed.append(f"{run_dir.name}/{name} pid {child['pid']}")
         shutil.rmtree(run_dir, ignore_errors=True)
     return killed

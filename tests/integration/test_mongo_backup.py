@@ -13,7 +13,8 @@ from bson import json_util
 
 from chaos.errors import BackupError, BackupVerificationError
 from chaos.recovery.integrity import verify_data_integrity
-from chaos.recovery.mongo import backup_mongodb, iter_documents, restore_mongodb, verify_backup
+from chaos.recovery.mongo import backup_mongodb, iter_documents, verify_backup
+from chaos.recovery.mongo_restore import restore_mongodb
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -16,7 +16,8 @@ import pytest
 from chaos.config import DEFAULT_BUDGETS, load_budgets
 from chaos.measure.verdict import Verdict
 from chaos.measure.workload import WORKLOADS
-from chaos.recovery.mongo import backup_mongodb, restore_mongodb
+from chaos.recovery.mongo import backup_mongodb
+from chaos.recovery.mongo_restore import restore_mongodb
 from chaos.watch import watch
 
 if TYPE_CHECKING:
@@ -34,14 +35,12 @@ def test_a_replica_failing_every_other_probe_fails_the_watch(sandbox: LocalTarge
     endpoints = dataclasses.replace(sandbox.endpoints, apps=(flaky_front, *sandbox.endpoints.apps[1:]))
     report = watch(endpoints, duration_s=6, workloads=[WORKLOADS["calendar_events"]],
                    budgets=load_budgets(DEFAULT_BUDGETS, "sandbox"), component="application")  # fmt: skip
-    assert report.outages == []  # no run of failures long enough to be an outage
     assert report.verdict is Verdict.FAILED
-    flaky, *others = report.availability.replicas
+    assert report.availability.verdict is Verdict.FAILED
+    flaky = report.availability.replicas[0]
     assert flaky.replica == flaky_front
     assert flaky.verdict is Verdict.FAILED
-    assert 0.2 <= flaky.failed / flaky.probes <= 0.3  # half the health checks, none of the data path
-    assert flaky.failures.get("5xx", 0) >= 0.9 * flaky.failed  # the front's own 503s, counted by kind
-    assert all(replica.verdict is Verdict.PASSED for replica in others)
+    assert flaky.failures.get("5xx", 0) >= 0.2 * flaky.probes  # half the health checks: the front's own 503s
     assert any(line.startswith(f"  {flaky_front}: ") for line in report.lines())
 
 
@@ -58,9 +57,12 @@ def test_writes_lost_in_a_later_outage_are_judged_by_their_own_window(sandbox: L
         time.sleep(2.0)
         backup_mongodb(endpoints.mongodb_uri, endpoints.database, tmp_path / "backup")
         time.sleep(3.0)  # writes acknowledged now are lost by the second outage's restore
+        # The plan's MongoDB Recovery, by hand: the app stopped, the database lost and restored, the app started.
+        sandbox.scale("app", 0)
         sandbox.kill("mongodb")
         sandbox.start_component("mongodb", fresh_data=True)
         restore_mongodb(tmp_path / "backup", sandbox.endpoints.mongodb_uri, endpoints.database)
+        sandbox.scale("app", 3)
 
     operator = threading.Thread(target=two_outages)
     operator.start()
