@@ -31,6 +31,7 @@ test:
 	bash scripts/setup.sh
 	$(MAKE) --no-print-directory lint
 	$(PYTHON) -m pytest $(PYTEST_FLAGS)
+	$(PYTHON) bench/outage_truth.py --check --outages 2 --quiet 10
 
 lint:
 	.venv/bin/ruff check .

@@ -17,6 +17,7 @@ from chaos.config import DEFAULT_BUDGETS, load_budgets
 from chaos.errors import BackupVerificationError, ChaosError, ConfigError, SafetyError, ToolNotFoundError
 from chaos.faults.cleanup import cleanup
 from chaos.faults.ledger import DEFAULT_LEDGER, Ledger
+from chaos.measure.probe import DEFAULT_TIMEOUT_S
 from chaos.measure.verdict import Verdict
 from chaos.measure.workload import workload_for
 from chaos.report.compliance import verify_evidence
@@ -89,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="probes in a row that confirm recovery; default: 5")  # fmt: skip
     spy.add_argument("--probe-interval", type=inputs.seconds(0, 10), default=0.05,
                      help="seconds, in (0, 10]; default: %(default)s")  # fmt: skip
+    spy.add_argument("--probe-timeout", type=inputs.seconds(0, 60), default=DEFAULT_TIMEOUT_S,
+                     help="how long a probe waits for its answer, in (0, 60]; default: %(default)ss")  # fmt: skip
     spy.add_argument("--out", type=inputs.writable_dir,
                      help="keep the probe timeline, ack logs and classification here")  # fmt: skip
     return parser
@@ -149,7 +152,8 @@ def _watch(args: argparse.Namespace) -> int:
           file=sys.stderr)  # fmt: skip
     report = watch(
         endpoints, duration_s=args.duration, workloads=workloads, budgets=budgets, component=args.component,
-        consecutive=args.consecutive, interval=args.probe_interval, out=args.out, stop=stop,
+        consecutive=args.consecutive, interval=args.probe_interval, timeout=args.probe_timeout, out=args.out,
+        stop=stop,
     )  # fmt: skip
     print("\n".join(report.lines()))
     if args.out is not None:

@@ -24,9 +24,17 @@ from chaos.errors import StartupError, TargetError, ToolNotFoundError, Toxiproxy
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
 
-__all__ = ["EXIT_CODES", "Outcomes", "exit_code", "run_drills"]
+__all__ = ["EXIT_CODES", "VALUE_OPTIONS", "Outcomes", "exit_code", "run_drills"]
 
-FEATURES = Path(__file__).resolve().parent.parent / "features"
+ROOT = Path(__file__).resolve().parent.parent
+FEATURES = ROOT / "features"
+# Options that take a value. pytest picks its root directory from the command line before it knows
+# them, so `--budgets /etc/drill/budgets.yaml` would make that file a test path and the project's
+# options unknown; written `--budgets=/etc/...` they are not mistaken for paths.
+VALUE_OPTIONS = (
+    "--alluredir", "--budget-profile", "--budgets", "--drill-history", "--drill-report-dir", "--ledger-dir",
+    "--probe-interval", "--probe-timeout", "--target", "--targets", "--workdir",
+)  # fmt: skip
 EXIT_CODES = {"passed": 0, "failed": 1, "usage": 2, "infrastructure": 3}
 INFRASTRUCTURE = (ToolNotFoundError, StartupError, TargetError, ToxiproxyError, WaitTimeoutError, OSError)
 INCONCLUSIVE = "inconclusive (verdict unknown)"
@@ -79,12 +87,46 @@ def exit_code(pytest_status: int, outcomes: Outcomes) -> int:
     return EXIT_CODES["passed"]
 
 
+def _joined(args: Sequence[str]) -> list[str]:
+    """``--budgets FILE`` as ``--budgets=FILE``, for every option of ``VALUE_OPTIONS``."""
+    joined: list[str] = []
+    pending: str | None = None
+    for arg in args:
+        if pending is not None:
+            joined.append(f"{pending}={arg}")
+            pending = None
+        elif arg in VALUE_OPTIONS:
+            pending = arg
+        else:
+            joined.append(arg)
+    if pending is not None:
+        joined.append(pending)  # pytest names the missing value
+    return joined
+
+
+def _paths(args: Sequence[str]) -> list[str]:
+    """The test paths among ``args``: the words that are neither options nor the value of ``-m``/``-k``."""
+    paths, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("-m", "-k", "-p", "-c", "-o"):
+            skip = True
+        elif not arg.startswith("-") and Path(arg.split("::")[0]).exists():
+            paths.append(arg)
+    return paths
+
+
 def run_drills(args: Sequence[str]) -> int:
-    """Run pytest over the drills with ``args`` (``-m``, ``--budget-profile=``...) and map the outcome."""
+    """Run pytest over the drills with ``args`` (``-m``, ``--budget-profile``...) and map the outcome."""
     outcomes = Outcomes()
-    selected = list(args) if any(arg == "-m" or arg.startswith("-m") for arg in args) else ["-m", "drill", *args]
-    if not any(Path(arg.split("::")[0]).exists() for arg in args if not arg.startswith("-")):
+    selected = _joined(args)
+    if not any(arg == "-m" or arg.startswith("-m") for arg in selected):
+        selected = ["-m", "drill", *selected]
+    if not _paths(selected):
         selected.append(str(FEATURES))  # the drills only, unless told where to look
+    if not any(arg.startswith("--rootdir") for arg in selected):
+        selected = [f"--rootdir={ROOT}", *selected]  # the project's, wherever the files given live
     status = int(pytest.main(["-p", "no:cacheprovider", *selected], plugins=[outcomes]))
     code = exit_code(status, outcomes)
     counts = (f"{len(outcomes.passed)} passed, {len(outcomes.failed)} failed, {len(outcomes.inconclusive)} "

@@ -25,16 +25,17 @@ from typing import TYPE_CHECKING, Any
 from chaos.measure.availability import AvailabilityMeasurement, measure_availability
 from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
-from chaos.measure.probe import Prober
+from chaos.measure.probe import DEFAULT_TIMEOUT_S, Prober
 from chaos.measure.rto import (
     BLIP_RUN,
     Incident,
     OutageWindow,
     RtoMeasurement,
+    failure_runs,
     incidents,
     measure_rto,
-    outage_windows,
     rto_phases,
+    sustained_outages,
 )
 from chaos.measure.verdict import Verdict, worst
 from chaos.measure.workload import Workload, Writer
@@ -53,7 +54,7 @@ class WatchReport:
     duration_s: float
     budget_profile: str
     outages: list[tuple[Incident, RtoMeasurement]]
-    blips: list[Incident]
+    blips: list[OutageWindow]  # runs of failed probes outside every outage: reported, never stretching one
     rpo: dict[str, DataLossMeasurement]
     availability: AvailabilityMeasurement
     windows: list[OutageWindow] = field(default_factory=list)
@@ -86,14 +87,18 @@ class WatchReport:
         for number, (incident, rto) in enumerate(self.outages, 1):
             began = time.strftime("%H:%M:%S", time.localtime(incident.start_wall))
             length = "still down at the end" if incident.duration_s is None else f"{incident.duration_s:.2f}s"
-            out.append(f"outage {number}: from {began}, {length}, {len(incident.streams)} of the probe streams failed")
+            bounds = ", ".join(f"{name} ±{value:.2f}s" for name, value in (("start", incident.start_resolution_s),
+                               ("end", incident.end_resolution_s)) if value is not None)  # fmt: skip
+            out.append(f"outage {number}: from {began}, {length} ({bounds or 'bounds unresolved'}), "
+                       f"{len(incident.streams)} of the probe streams failed")  # fmt: skip
             out.append(f"  RTO from detection: {rto.reason} -> {rto.verdict.value}")
             seen = ", ".join(f"{name} +{value:.2f}s" for name, value in rto.phases.items() if value is not None)
             if seen:
                 out.append(f"  phases: {seen}")
         if self.blips:
-            out.append(f"blips (no stream failed more than {BLIP_RUN} probes in a row; judged by availability): "
-                       f"{len(self.blips)}")  # fmt: skip
+            failed = sum(blip.failed_samples for blip in self.blips)
+            out.append(f"isolated failures outside the outages (at most {BLIP_RUN} in a row; judged by "
+                       f"availability): {failed} probes in {len(self.blips)} runs")  # fmt: skip
         budget = f"at most {self.availability.max_failed:.1%} failed in any {self.availability.window_s:g}s"
         out.append(f"availability outside the outages ({budget}): {self.availability.verdict.value}")
         out.extend(f"  {replica.replica}: {replica.reason}" for replica in self.availability.replicas)
@@ -132,6 +137,7 @@ def watch(
     component: str,
     consecutive: int = 5,
     interval: float = 0.05,
+    timeout: float = DEFAULT_TIMEOUT_S,
     out: Path | None = None,
     stop: threading.Event | None = None,
 ) -> WatchReport:
@@ -140,7 +146,7 @@ def watch(
     for workload in workloads:
         budgets.rpo_for(workload.data_class)  # every budget present before anything starts
     run_id = f"watch-{time.strftime('%H%M%S')}"
-    prober = Prober(endpoints.apps, interval=interval, run_id=run_id).start()
+    prober = Prober(endpoints.apps, interval=interval, timeout=timeout, run_id=run_id).start()
     writers = [Writer(endpoints.apps, workload, run_id=run_id) for workload in workloads]
     started = time.monotonic()
     try:
@@ -153,14 +159,15 @@ def watch(
         prober.stop()
     elapsed = time.monotonic() - started
     samples = prober.samples()
-    windows = outage_windows(samples)
-    # Windows close together are one incident. One in which no stream failed more than
-    # BLIP_RUN probes in a row cannot be told from slow answers on a loaded machine, even
-    # when it is still open as observation ends: it is no outage, but availability judges it.
-    impaired = incidents(windows, merge_gap=consecutive * interval)
-    blips = [i for i in impaired if i.longest_run <= BLIP_RUN]
+    # An outage is sustained failure, from its first probe to the first of its confirming streak; the
+    # outages of all streams that overlap are one incident. Failures outside them are blips: reported,
+    # judged by availability, never stretching an outage.
+    windows = sustained_outages(samples, consecutive=consecutive)
+    impaired = incidents(windows)
+    blips = [run for run in failure_runs(samples)
+             if not any(i.start <= run.start and (i.end is None or run.start < i.end) for i in impaired)]  # fmt: skip
     outages = []
-    for incident in (i for i in impaired if i not in blips):
+    for incident in impaired:
         rto = measure_rto(samples, streams=prober.streams, fault_at=incident.start, consecutive=consecutive,
                           budget_s=budgets.rto_for(component), component=component)  # fmt: skip
         outages.append((incident, dataclasses.replace(rto, phases=rto_phases(rto, []))))

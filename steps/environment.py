@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pytest_bdd import given, parsers
 
+from chaos.measure.latency import probe_summary
 from chaos.measure.monitoring import MonitoringWatcher, scrape_addresses
 from chaos.measure.probe import Prober
 from chaos.measure.workload import Writer, workload_for
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from chaos.measure.workload import Workload
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
+    from chaos.targets.config import TargetConfig
     from chaos.targets.local import LocalTarget
 
 
@@ -52,20 +55,44 @@ def app_running(target: Target, replicas: int) -> int:
 
 
 @given(
-    planned(PROBER, lambda a, c: "OBSERVE probe /health and a write/read data path of every replica at 20 Hz"),
+    planned(
+        PROBER,
+        lambda a, c: (
+            "OBSERVE probe /health and a write/read data path of every replica at 20 Hz, "
+            f"each probe waiting up to {c.target.probe_timeout:g}s for its answer"
+        ),
+    ),
     target_fixture="prober",
 )
-def prober_running(target: Target, drill: DrillRecord, pytestconfig: pytest.Config) -> Iterator[Prober]:
+def prober_running(
+    target: Target, drill: DrillRecord, pytestconfig: pytest.Config, target_config: TargetConfig
+) -> Iterator[Prober]:
     prober = Prober(
         target.endpoints.apps,
         interval=pytestconfig.getoption("probe_interval"),
-        timeout=pytestconfig.getoption("probe_timeout"),
+        timeout=pytestconfig.getoption("probe_timeout") or target_config.probe_timeout,
         run_id=_run_id(),
     ).start()
     yield prober
     prober.stop()
     prober.save(drill.evidence_dir / "probe-timeline.jsonl")
     drill.evidence.append("probe-timeline.jsonl")
+    drill.probes = probe_summary(prober.samples(), replicas=prober.urls, timeout=prober.timeout,
+                                 phases=_phases(drill))  # fmt: skip
+    drill.probes_skipped = dict(prober.skipped)
+
+
+def _phases(drill: DrillRecord) -> dict[str, tuple[float, float]]:
+    """Before the fault, while it lasted (until recovery was confirmed, or it was reverted), and after."""
+    fault = drill.timeline.first("fault_injected")
+    if fault is None:
+        return {"whole run": (-math.inf, math.inf)}
+    reverted = drill.timeline.first("fault_reverted")
+    if drill.rto is not None and drill.rto.stable_at is not None:
+        end = drill.rto.stable_at
+    else:
+        end = reverted.mono if reverted is not None else math.inf
+    return {"before": (-math.inf, fault.mono), "during": (fault.mono, end), "after": (end, math.inf)}
 
 
 def _tracked(nouns: str) -> list[Workload]:

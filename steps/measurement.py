@@ -15,7 +15,7 @@ from chaos.measure.data_loss import DataLossMeasurement, classify_writes
 from chaos.measure.final_read import read_tracked
 from chaos.measure.latency import latencies, percentile
 from chaos.measure.monitoring import measure_monitoring_rto
-from chaos.measure.rto import BLIP_RUN, RtoMeasurement, measure_rto, outage_windows, rto_phases
+from chaos.measure.rto import BLIP_RUN, RtoMeasurement, failure_runs, measure_rto, rto_phases, sustained_outages
 from chaos.measure.verdict import Verdict, worst
 from chaos.report.record import Judgement
 from chaos.servers.prometheus import SCRAPE_INTERVAL_S
@@ -88,7 +88,8 @@ def recovered_within_rto(prober: Prober, drill: DrillRecord, budgets: Budgets, c
         rto = measure()
     phases = rto_phases(rto, drill.timeline.moments())
     drill.rto = dataclasses.replace(rto, phases=phases)
-    drill.outages = [window for window in outage_windows(prober.samples()) if window.start >= fault.mono]
+    drill.outages = [window for window in sustained_outages(prober.samples(), consecutive=count)
+                     if window.start >= fault.mono]  # fmt: skip
     if rto.first_failed_at is not None:
         drill.timeline.mark("first_failed_probe", mono=rto.first_failed_at)
     if rto.first_success_at is not None:
@@ -172,7 +173,7 @@ def latency_budget(prober: Prober, drill: DrillRecord, budgets: Budgets, ms: int
     start, end = _fault_window(drill)
     during = [sample for sample in prober.samples() if start <= sample.mono <= end]
     failed = [sample for sample in during if not sample.ok]
-    longest = max((window.failed_samples for window in outage_windows(during)), default=0)
+    longest = max((window.failed_samples for window in failure_runs(during)), default=0)
     availability = _availability(during, list(prober.urls), budgets, drill, "while the fault lasted")
     p95 = percentile(latencies(during, timeout=prober.timeout), 95)
     if p95 is None:
@@ -201,7 +202,7 @@ def others_keep_serving(prober: Prober, drill: DrillRecord, budgets: Budgets, fa
     killed = {prober.urls[index] for index in fault.killed if index is not None}
     survivors = [url for url in prober.urls if url not in killed]
     samples = [s for s in prober.samples() if start.mono <= s.mono <= stable and s.target in survivors]
-    runs = [w.failed_samples for w in outage_windows(samples)]
+    runs = [w.failed_samples for w in failure_runs(samples)]
     longest = max(runs, default=0)
     availability = _availability(samples, survivors, budgets, drill, "replicas not killed")
     ok = bool(survivors) and bool(samples) and longest <= BLIP_RUN and availability.verdict is Verdict.PASSED

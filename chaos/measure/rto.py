@@ -7,14 +7,23 @@ stream's streak is at least ``consecutive`` long; the service was *back* when
 the last of those streaks began. RTO is fault -> back. Its resolution is the
 gap between that first success and the failed sample before it.
 
-A failure after confirmation is a new outage (see ``outage_windows``), not a
+A failure after confirmation is a new outage (see ``sustained_outages``), not a
 longer recovery; a flap before confirmation resets its stream's streak.
 
 Detection is the first failed sample of a real outage: a stream failing more
-than BLIP_RUN samples in a row. A lone slow answer on a loaded machine is not
-the fault being seen (a graceful stop may take seconds to land, and a blip
-before it must not pass for detection and recovery). Recovery is never
-confirmed before ``not_before``, the moment the fault was observed to land.
+than BLIP_RUN samples in a row. A lone failed probe is not the fault being seen
+(a graceful stop may take seconds to land, and a blip before it must not pass
+for detection and recovery). Recovery is never confirmed before ``not_before``,
+the moment the fault was observed to land.
+
+Outage bounds come from sustained failure alone: per stream, an outage starts at
+the first probe of a run of more than BLIP_RUN failures and ends at the first
+probe of the streak of ``consecutive`` successes that confirms it is over. Lone
+failures near it are blips, reported beside it (``failure_runs``), never
+stretching it. Each bound has a resolution: the true start lies between the
+outage's first probe and the success before it, the true end between the
+confirming streak's first probe and the failure before it. Incidents are the
+outages of all streams that overlap, merged.
 """
 
 from __future__ import annotations
@@ -35,10 +44,11 @@ __all__ = [
     "Incident",
     "OutageWindow",
     "RtoMeasurement",
+    "failure_runs",
     "incidents",
     "measure_rto",
-    "outage_windows",
     "rto_phases",
+    "sustained_outages",
 ]
 
 BLIP_RUN = 2  # failed samples in a row that a loaded machine produces without any outage
@@ -100,7 +110,7 @@ def measure_rto(
         return RtoMeasurement(component, fault_at, budget_s=budget_s, verdict=verdict, reason=reason, **values)
 
     after = sorted((sample for sample in samples if sample.mono >= fault_at), key=lambda sample: sample.mono)
-    real = [window.start for window in outage_windows(after) if window.failed_samples > BLIP_RUN]
+    real = [window.start for window in sustained_outages(after, consecutive=consecutive)]
     first_failed = min(real) if real else next((sample.mono for sample in after if not sample.ok), None)
     if first_failed is None:
         return result(Verdict.UNKNOWN, "the prober never saw the fault: no failed probe after injection")
@@ -173,6 +183,8 @@ class OutageWindow:
     start: float
     end: float | None
     failed_samples: int
+    start_resolution_s: float | None = None  # start minus the success before it; None: none before
+    end_resolution_s: float | None = None  # end minus the failure before it
 
     @property
     def duration_s(self) -> float | None:
@@ -180,16 +192,22 @@ class OutageWindow:
 
     def to_json(self) -> dict[str, Any]:
         return {"stream": self.stream, "start": self.start_wall, "end": self.end_wall,
-                "duration_s": _round(self.duration_s), "failed_samples": self.failed_samples}  # fmt: skip
+                "duration_s": _round(self.duration_s), "failed_samples": self.failed_samples,
+                "start_resolution_s": _round(self.start_resolution_s),
+                "end_resolution_s": _round(self.end_resolution_s)}  # fmt: skip
 
 
-def outage_windows(samples: Sequence[ProbeSample]) -> list[OutageWindow]:
-    """Per stream, each run of failed samples: from the first failure to the next success."""
-    windows: list[OutageWindow] = []
-    by_stream: dict[str, list[ProbeSample]] = {}
+def _by_stream(samples: Sequence[ProbeSample]) -> dict[str, list[ProbeSample]]:
+    streams: dict[str, list[ProbeSample]] = {}
     for sample in sorted(samples, key=lambda sample: sample.mono):
-        by_stream.setdefault(sample.stream, []).append(sample)
-    for stream, own in sorted(by_stream.items()):
+        streams.setdefault(sample.stream, []).append(sample)
+    return dict(sorted(streams.items()))
+
+
+def failure_runs(samples: Sequence[ProbeSample]) -> list[OutageWindow]:
+    """Per stream, each run of consecutive failed samples: from the first failure to the next success."""
+    windows: list[OutageWindow] = []
+    for stream, own in _by_stream(samples).items():
         start: ProbeSample | None = None
         failed = 0
         for sample in own:
@@ -204,6 +222,43 @@ def outage_windows(samples: Sequence[ProbeSample]) -> list[OutageWindow]:
     return sorted(windows, key=lambda window: window.start)
 
 
+def sustained_outages(
+    samples: Sequence[ProbeSample], *, consecutive: int, blip_run: int = BLIP_RUN
+) -> list[OutageWindow]:
+    """Per stream, each outage from its first sustained failure to the first probe of its confirming streak."""
+    windows: list[OutageWindow] = []
+    for stream, own in _by_stream(samples).items():
+        last_ok: ProbeSample | None = None
+        run: list[ProbeSample] = []  # failures in a row, not yet an outage
+        first: ProbeSample | None = None  # the outage's first probe, once the run is long enough
+        failed, last_failed = 0, None
+        streak: list[ProbeSample] = []
+        for sample in own:
+            if first is None:
+                if sample.ok:
+                    run, last_ok = [], sample
+                    continue
+                run.append(sample)
+                if len(run) > blip_run:
+                    first, failed, last_failed, streak = run[0], len(run), sample, []
+                continue
+            if not sample.ok:
+                failed, last_failed, streak = failed + 1, sample, []
+                continue
+            streak.append(sample)
+            if len(streak) >= consecutive:
+                assert last_failed is not None
+                windows.append(OutageWindow(
+                    stream, first.wall, streak[0].wall, first.mono, streak[0].mono, failed,
+                    None if last_ok is None else first.mono - last_ok.mono, streak[0].mono - last_failed.mono,
+                ))  # fmt: skip
+                first, run, last_ok = None, [], sample
+        if first is not None:
+            windows.append(OutageWindow(stream, first.wall, None, first.mono, None, failed,
+                                        None if last_ok is None else first.mono - last_ok.mono))  # fmt: skip
+    return sorted(windows, key=lambda window: window.start)
+
+
 @dataclass(frozen=True)
 class Incident:
     """Overlapping outage windows of any streams, merged: the system was impaired from start to end."""
@@ -214,7 +269,9 @@ class Incident:
     end_wall: float | None
     streams: tuple[str, ...]
     failed_samples: int
-    longest_run: int  # the most consecutive failed probes of any one stream
+    longest_run: int  # the most failed probes of any one stream's window
+    start_resolution_s: float | None = None  # of the window that starts it, and of the one that ends it
+    end_resolution_s: float | None = None
 
     @property
     def duration_s(self) -> float | None:
@@ -223,24 +280,31 @@ class Incident:
     def to_json(self) -> dict[str, Any]:
         return {"start": self.start_wall, "end": self.end_wall, "duration_s": _round(self.duration_s),
                 "streams": list(self.streams), "failed_samples": self.failed_samples,
-                "longest_run": self.longest_run}  # fmt: skip
+                "longest_run": self.longest_run, "start_resolution_s": _round(self.start_resolution_s),
+                "end_resolution_s": _round(self.end_resolution_s)}  # fmt: skip
 
 
-def incidents(windows: Sequence[OutageWindow], *, merge_gap: float) -> list[Incident]:
-    """Merge windows that overlap or lie within ``merge_gap`` seconds of each other."""
-    merged: list[Incident] = []
+def _incident(group: list[OutageWindow]) -> Incident:
+    first = group[0]
+    open_ = any(window.end is None for window in group)
+    last = None if open_ else max(group, key=lambda window: window.end or 0.0)
+    return Incident(
+        first.start, None if last is None else last.end, first.start_wall, None if last is None else last.end_wall,
+        tuple(sorted({window.stream for window in group})), sum(window.failed_samples for window in group),
+        max(window.failed_samples for window in group), first.start_resolution_s,
+        None if last is None else last.end_resolution_s,
+    )  # fmt: skip
+
+
+def incidents(windows: Sequence[OutageWindow], *, merge_gap: float = 0.0) -> list[Incident]:
+    """Merge windows that overlap, or lie within ``merge_gap`` seconds of each other."""
+    groups: list[list[OutageWindow]] = []
+    reach: float | None = None  # the end of the current group; None: still open
     for window in sorted(windows, key=lambda w: w.start):
-        last = merged[-1] if merged else None
-        if last is not None and (last.end is None or window.start <= last.end + merge_gap):
-            ends = [e for e in (last.end, window.end) if e is not None]
-            still_open = last.end is None or window.end is None
-            end = None if still_open else max(ends)
-            end_wall = None if still_open else max(w for w in (last.end_wall, window.end_wall) if w is not None)
-            streams = tuple(sorted({*last.streams, window.stream}))
-            merged[-1] = Incident(last.start, end, last.start_wall, end_wall, streams,
-                                  last.failed_samples + window.failed_samples,
-                                  max(last.longest_run, window.failed_samples))  # fmt: skip
+        if groups and (reach is None or window.start <= reach + merge_gap):
+            groups[-1].append(window)
+            reach = None if reach is None or window.end is None else max(reach, window.end)
         else:
-            merged.append(Incident(window.start, window.end, window.start_wall, window.end_wall, (window.stream,),
-                                   window.failed_samples, window.failed_samples))  # fmt: skip
-    return merged
+            groups.append([window])
+            reach = window.end
+    return [_incident(group) for group in groups]

@@ -238,6 +238,8 @@ class Writer:
             # Refused: nothing was sent. Timed out or dropped: it may have landed.
             outcome = Outcome.FAILED if exc.kind == "refused" else Outcome.UNKNOWN
             error = str(exc)
+        except Exception as exc:  # the writer broke, not the write: its fate is unknown, and writing goes on
+            outcome, error = Outcome.UNKNOWN, f"{type(exc).__name__}: {exc}"
         return AckRecord(write_id, app, sent_mono, sent_wall, time.monotonic(), time.time(),
                          outcome, status, error, self.workload.stored(body))  # fmt: skip
 

@@ -59,6 +59,8 @@ class DrillRecord:
     outages: list[OutageWindow] = field(default_factory=list)
     judgements: list[Judgement] = field(default_factory=list)
     availability: dict[str, AvailabilityMeasurement] = field(default_factory=dict)  # what was judged -> result
+    probes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # replica -> phase -> figures
+    probes_skipped: dict[str, int] = field(default_factory=dict)  # stream -> ticks with every probe in flight
     recovery_steps: list[RecoveryStep] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -103,6 +105,8 @@ class DrillRecord:
             "outages": [window.to_json() for window in self.outages],
             "judgements": [judgement.to_json() for judgement in self.judgements],
             "availability": {name: measurement.to_json() for name, measurement in self.availability.items()},
+            "probes": self.probes,
+            "probes_skipped": self.probes_skipped,
             "checklists": [item.to_json() for item in checklists(self)],
             "recovery_steps": [
                 {"name": step.name, "started_at": step.started_at, "duration_s": round(step.duration_s, 3),

@@ -30,6 +30,26 @@ def _seconds(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}s"
 
 
+def _probe_lines(probes: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """What counted as down while the fault lasted, and the worst replica's health p95 per phase."""
+    lines = []
+    down: dict[str, int] = {}
+    for phases in probes.values():
+        for kind, count in phases.get("during", {}).get("failures", {}).items():
+            down[kind] = down.get(kind, 0) + count
+    if down:
+        lines.append("         failed probes while the fault lasted: "
+                     + ", ".join(f"{count} {kind}" for kind, count in sorted(down.items())))  # fmt: skip
+    names = list(next(iter(probes.values()), {}))
+    worst = {phase: max((p95 for phases in probes.values()
+                         if (p95 := phases.get(phase, {}).get("health_ms", {}).get("p95")) is not None), default=None)
+             for phase in names}  # fmt: skip
+    if any(value is not None for value in worst.values()):
+        lines.append("         health p95, worst replica: " + ", ".join(
+            f"{phase} {'-' if value is None else f'{value:.1f} ms'}" for phase, value in worst.items()))  # fmt: skip
+    return lines
+
+
 def format_table(scenarios: list[dict[str, Any]]) -> list[str]:
     """One block per scenario: verdict, RTO against budget, and data loss per data class."""
     lines = []
@@ -47,6 +67,7 @@ def format_table(scenarios: list[dict[str, Any]]) -> list[str]:
             lines.append(f"         Appendix A checklists: {ticked} of {len(items)} items ticked by evidence")
         for judgement in scenario.get("judgements", []):
             lines.append(f"         {judgement['name']}: {judgement['reason']} {judgement['verdict']}")
+        lines += _probe_lines(scenario.get("probes") or {})
         phases = rto.get("phases") or {}
         if phases:
             seen = ", ".join(f"{name} +{value:.2f}s" for name, value in phases.items() if value is not None)

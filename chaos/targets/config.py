@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.config import parse_duration
 from chaos.errors import ConfigError
 from chaos.faults.process import BlastRadius
+from chaos.measure.probe import DEFAULT_TIMEOUT_S
 from chaos.yamlfile import load_file
 
 __all__ = ["DEFAULT_TARGETS", "TargetConfig", "load_target"]
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent.parent / "config" / "targets.yaml"
 KINDS = ("local",)
-KEYS = ("kind", "drill_allowed", "replicas", "blast_radius", "redis_password_env")
+KEYS = ("kind", "drill_allowed", "replicas", "blast_radius", "redis_password_env", "probe_timeout")
+MAX_PROBE_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,10 @@ class TargetConfig:
     replicas: int
     blast_radius: BlastRadius
     source: Path
-    redis_password: str | None = None  # from the environment variable the file names, never from the file
+    # From the environment variable the file names, never from the file; never in a repr, which reports
+    # (Allure's step parameters among them) may print.
+    redis_password: str | None = field(default=None, repr=False)
+    probe_timeout: float = DEFAULT_TIMEOUT_S  # how long a probe waits for an answer on this target
 
 
 def _field(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -76,5 +82,13 @@ def load_target(path: Path, name: str) -> TargetConfig:
         if not password:
             raise ConfigError(f"{where}.redis_password_env: the environment variable {variable} is not set "
                               "(the password is read from it, never from this file)")  # fmt: skip
+    probe_timeout = DEFAULT_TIMEOUT_S
+    if "probe_timeout" in entry:
+        try:
+            probe_timeout = parse_duration(entry["probe_timeout"])
+        except ValueError as exc:
+            raise ConfigError(f"{where}.probe_timeout: {exc}") from None
+        if not 0 < probe_timeout <= MAX_PROBE_TIMEOUT_S:
+            raise ConfigError(f"{where}.probe_timeout: must be longer than 0s and at most {MAX_PROBE_TIMEOUT_S:g}s")
     return TargetConfig(name, kind, _field(entry, "drill_allowed", bool, where), replicas,
-                        BlastRadius(max_replicas, float(max_fraction)), path, password)  # fmt: skip
+                        BlastRadius(max_replicas, float(max_fraction)), path, password, probe_timeout)  # fmt: skip

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import http.client
 import itertools
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -99,3 +103,19 @@ def front() -> Iterator[Front]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def busy(cores: int) -> Iterator[None]:
+    """``cores`` processes that each keep a core busy, stopped on the way out: a loaded CI runner."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        time.sleep(0.5 if cores else 0.0)  # let them reach full speed
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+ALL_CORES = os.cpu_count() or 2

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from chaos.runner import VALUE_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,3 +46,28 @@ def test_a_missing_server_binary_is_an_infrastructure_error_exit_3(tmp_path: Pat
 def test_a_selection_matching_nothing_or_a_bad_option_is_a_usage_error_exit_2(tmp_path: Path) -> None:
     assert drill_run(tmp_path, "-m", "no_such_disaster").returncode == 2
     assert drill_run(tmp_path, "--budget-profile=nonexistent").returncode == 2
+
+
+def test_options_given_as_two_words_with_a_path_outside_the_checkout_are_understood(tmp_path: Path) -> None:
+    """`--budgets /etc/.../budgets.yaml` (space-separated, outside the repository) is the budgets file, not a
+    test path: the project's options load whatever the arguments, from any directory."""
+    budgets = tmp_path / "secrets-mount" / "budgets.yaml"
+    budgets.parent.mkdir()
+    budgets.write_bytes((ROOT / "config" / "budgets.yaml").read_bytes())
+    result = subprocess.run(
+        [sys.executable, "-m", "chaos.cli", "run", "-m", "database_failure", "--budgets", str(budgets),
+         "--budget-profile", "production", "--dry-run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert f"budgets: profile 'production' from {budgets}" in result.stdout
+
+
+def test_every_option_that_takes_a_value_is_joined_to_it() -> None:
+    """The runner's list of value options is the drill group's, as `pytest --help` shows it."""
+    shown = subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60).stdout  # fmt: skip
+    group = shown.split("disaster-recovery drills:", 1)[1].split("\n\n", 1)[0]
+    taking_values = set(re.findall(r"^  (--[a-z-]+)=", group, re.MULTILINE))
+    assert taking_values
+    assert taking_values <= set(VALUE_OPTIONS)

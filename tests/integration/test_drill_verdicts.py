@@ -14,7 +14,7 @@ def test_drill_over_budget_fails_and_leaves_nothing_running(tmp_path: Path) -> N
     budgets = tmp_path / "budgets.yaml"
     budgets.write_text(
         "profiles:\n  impossible:\n    description: budgets no recovery can meet\n"
-        "    rto: {database: 100ms}\n    rpo: {calendar_events: 100ms}\n"
+        "    rto: {database: 100ms}\n    rpo: {user_data: 100ms, calendar_events: 100ms, system_configuration: 100ms}\n"
     )
     report_dir, workdir = tmp_path / "report", tmp_path / "runs"
     result = subprocess.run(

@@ -19,6 +19,7 @@ from chaos.measure.workload import WORKLOADS
 from chaos.recovery.mongo import backup_mongodb
 from chaos.recovery.mongo_restore import restore_mongodb
 from chaos.watch import watch
+from tests.integration.conftest import ALL_CORES, busy
 
 if TYPE_CHECKING:
     from chaos.targets.local import LocalTarget
@@ -94,7 +95,9 @@ def test_watch_sees_a_manual_outage_and_keeps_the_evidence(sandbox: LocalTarget,
     operator.join()
     [(incident, rto)] = report.outages
     assert incident.duration_s is not None
-    assert 1.0 <= incident.duration_s <= 6.0
+    # MongoDB is down for a second and more; the app waits up to 1 s for it, so a probe sent in the
+    # last second before it is back gets a slow answer, not a failure: the outage is shorter by that.
+    assert 0.2 <= incident.duration_s <= 6.0
     assert rto.measured_s is not None
     assert rto.verdict.value == "passed"
     assert report.rpo["calendar_events"].lost == 0
@@ -134,3 +137,13 @@ def test_watch_refuses_invalid_budgets_before_writing_anything(tmp_path: Path) -
     )  # fmt: skip
     assert result.returncode == 2
     assert f"{budgets}:4: profiles.sandbox.rpo.calendar_events: '-1m' is not a duration" in result.stderr
+
+
+def test_a_quiet_minute_with_every_core_busy_is_no_outage(sandbox: LocalTarget) -> None:
+    """Nothing breaks for 60 s while other processes keep every core busy: no outage, no failed judgement."""
+    with busy(ALL_CORES):
+        report = watch(sandbox.endpoints, duration_s=60, workloads=[WORKLOADS["calendar_events"]],
+                       budgets=load_budgets(DEFAULT_BUDGETS, "sandbox"), component="application")  # fmt: skip
+    assert report.outages == [], report.lines()
+    assert report.availability.verdict is Verdict.PASSED, report.lines()
+    assert report.verdict is Verdict.PASSED, report.lines()

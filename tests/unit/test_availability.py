@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from chaos.measure.availability import measure_availability
 from chaos.measure.probe import ProbeSample
-from chaos.measure.rto import BLIP_RUN, outage_windows
+from chaos.measure.rto import BLIP_RUN, failure_runs
 from chaos.measure.verdict import Verdict
 
 A, B = "http://127.0.0.1:1", "http://127.0.0.1:2"
@@ -30,7 +30,7 @@ def judge(samples: list[ProbeSample], replicas: tuple[str, ...] = (A,), **kwargs
 
 def test_a_replica_failing_every_other_probe_fails_though_it_never_has_an_outage() -> None:
     samples = stream(A, [i % 2 == 0 for i in range(20 * HZ)]) + stream(A, [True] * 20 * HZ, "data")
-    assert max(window.failed_samples for window in outage_windows(samples)) <= BLIP_RUN  # no run to judge
+    assert max(window.failed_samples for window in failure_runs(samples)) <= BLIP_RUN  # no run to judge
     result = measure_availability(samples, replicas=(A,), max_failed=0.01, window_s=10.0)
     [replica] = result.replicas
     assert result.verdict is Verdict.FAILED

@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chaos.measure.probe import ProbeSample
-from chaos.measure.rto import BLIP_RUN, RtoMeasurement, measure_rto, outage_windows, rto_phases
+from chaos.measure.rto import (
+    BLIP_RUN,
+    RtoMeasurement,
+    failure_runs,
+    incidents,
+    measure_rto,
+    rto_phases,
+    sustained_outages,
+)
 from chaos.measure.timeline import Moment
 from chaos.measure.verdict import Verdict
 
@@ -69,8 +77,9 @@ def test_a_failure_after_confirmation_is_a_new_outage_not_a_longer_recovery() ->
     samples = timeline(A, "---+++++-++++")
     rto = measure(samples, consecutive=3)
     assert rto.back_at == pytest.approx(0.3)
-    windows = outage_windows(samples)
+    windows = failure_runs(samples)
     assert [(w.start, w.end) for w in windows] == [(0.0, pytest.approx(0.3)), (pytest.approx(0.8), pytest.approx(0.9))]
+    assert len(sustained_outages(samples, consecutive=3)) == 1  # the lone failure at 0.8 is a blip
 
 
 def test_a_streak_shorter_than_n_is_not_recovered() -> None:
@@ -139,10 +148,32 @@ def test_phases_are_seconds_after_the_fault() -> None:
 
 
 def test_an_outage_still_open_at_the_end_has_no_end() -> None:
-    [window] = outage_windows(timeline(A, "++---"))
+    [window] = sustained_outages(timeline(A, "++---"), consecutive=3)
     assert window.end is None
     assert window.duration_s is None
     assert window.failed_samples == 3
+    assert window.start_resolution_s == pytest.approx(0.1)
+
+
+def test_an_outage_runs_from_sustained_failure_to_its_confirming_streak() -> None:
+    """Lone failures before it and a short success streak inside it neither move its start nor end it."""
+    samples = timeline(A, "++-+++----+-++-++++++")
+    [window] = sustained_outages(samples, consecutive=3)
+    assert window.start == pytest.approx(0.6)  # the first of four failures in a row; the lone one at 0.2 is a blip
+    assert window.end == pytest.approx(1.5)  # the first of the three successes that confirm it is over
+    assert window.failed_samples == 6
+    assert window.start_resolution_s == pytest.approx(0.1)  # the true start lies after the success at 0.5
+    assert window.end_resolution_s == pytest.approx(0.1)  # the true end lies after the failure at 1.4
+    assert next((run.start, run.failed_samples) for run in failure_runs(samples)) == (pytest.approx(0.2), 1)
+
+
+def test_overlapping_outages_of_several_streams_are_one_incident_and_blips_do_not_join_it() -> None:
+    samples = timeline(A, "+++------+++++") + timeline(B, "+-+++------+++++++") + timeline(B, "-+++++", start=3.0)
+    windows = sustained_outages(samples, consecutive=3)
+    [incident] = incidents(windows)
+    assert incident.start == pytest.approx(0.3)  # A's first sustained failure; B's lone failure at 0.1 is not in it
+    assert incident.end == pytest.approx(1.1)  # B confirmed back last
+    assert incident.streams == (HEALTH_A, HEALTH_B)
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=80), st.integers(min_value=1, max_value=6))

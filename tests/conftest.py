@@ -1,0 +1,48 @@
+"""Every server a test starts is gone when the session ends: a leak fails the run, naming the processes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+SERVERS = ("ferretdb", "redis-server", "toxiproxy-server", "sandbox.calendar_assistant", "prometheus --config",
+           "chaos.cli sandbox serve")  # fmt: skip
+STARTED_BEFORE = pytest.StashKey[set[int]]()
+
+
+def _servers() -> dict[int, str]:
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(name in command for name in SERVERS):
+            found[int(entry.name)] = command[:160]
+    return found
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[STARTED_BEFORE] = set(_servers())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(STARTED_BEFORE, None)
+    if before is None:
+        return
+    deadline = time.monotonic() + 10
+    while (leaked := {pid: command for pid, command in _servers().items() if pid not in before}) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
+    if leaked:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("servers left running after the tests (a test or drill leaked them):", red=True)
+            for pid, command in sorted(leaked.items()):
+                reporter.write_line(f"  {pid} {command}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
