@@ -4,17 +4,19 @@
 PYTHON := .venv/bin/python
 ALLURE := .tools/node/node_modules/.bin/allure
 PYTEST_FLAGS ?=
+TARGET ?= sandbox
+SETUP_FLAGS := $(if $(filter docker,$(TARGET)),--docker,)
 
 .PHONY: setup drill report test lint clean
 
 setup:
 	bash scripts/setup.sh
 
-## Every drill against the embedded sandbox, then the Allure HTML report (one file).
+## Every drill against the embedded sandbox (TARGET=docker: on containers), then the Allure HTML report.
 drill:
-	bash scripts/setup.sh --report
+	bash scripts/setup.sh --report $(SETUP_FLAGS)
 	rm -rf reports/allure-results
-	$(PYTHON) -m chaos.cli run -m drill --alluredir reports/allure-results $(PYTEST_FLAGS); status=$$?; \
+	$(PYTHON) -m chaos.cli run -m drill --target=$(TARGET) --alluredir reports/allure-results $(PYTEST_FLAGS); status=$$?; \
 	$(MAKE) --no-print-directory report; \
 	exit $$status
 
@@ -26,11 +28,12 @@ report:
 		&& echo "HTML report: $(CURDIR)/reports/allure-report/index.html" \
 		&& echo "compliance report: $(CURDIR)/reports/latest/compliance.html"
 
-## The framework's own tests (unit and on real servers), the drills, and the linters.
+## The framework's own tests (unit and on real servers), the drills on the sandbox and on Docker, the linters.
 test:
-	bash scripts/setup.sh
+	bash scripts/setup.sh --docker
 	$(MAKE) --no-print-directory lint
 	$(PYTHON) -m pytest $(PYTEST_FLAGS)
+	$(PYTHON) -m chaos.cli run -m drill --target=docker
 	$(PYTHON) bench/outage_truth.py --check --outages 2 --quiet 10
 
 lint:

@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run drills through pytest (`drill run -m database_failure ...`); exit 0 all "
                                     "passed, 1 budget breached or drill failed, 2 usage error, 3 infrastructure error",
                         add_help=False)  # fmt: skip
+    images = commands.add_parser("images", help="the Docker target's images")
+    images_actions = images.add_subparsers(dest="action", required=True)
+    images_actions.add_parser("build", help="build the local image set from a Debian base (skips what is built)")
+
     evidence = commands.add_parser("evidence", help="the evidence of a drill run")
     evidence_actions = evidence.add_subparsers(dest="action", required=True)
     check = evidence_actions.add_parser("verify", help="re-hash every evidence file of a run directory, offline; "
@@ -168,6 +172,19 @@ def _cleanup(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _images(args: argparse.Namespace) -> int:
+    from chaos.targets.docker import docker_client
+    from chaos.targets.images import build_local_images
+
+    client = docker_client()
+    try:
+        built = build_local_images(client)
+    finally:
+        client.close()
+    print("\n".join(f"built {tag}" for tag in built) or "every local image is built already")
+    return 0
+
+
 def _evidence(args: argparse.Namespace) -> int:
     check = verify_evidence(args.run_dir)
     for problem in check.problems:
@@ -182,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"]:  # everything after `run` belongs to pytest, -m included
         return run_drills(argv[1:])
     args = _parser().parse_args(argv)
-    commands = {"watch": _watch, "cleanup": _cleanup, "sandbox": _sandbox, "evidence": _evidence}
+    commands = {"watch": _watch, "cleanup": _cleanup, "sandbox": _sandbox, "evidence": _evidence, "images": _images}
     try:
         return commands.get(args.command, run_recovery_command)(args)
     except (ConfigError, SafetyError, ToolNotFoundError) as exc:  # refused before anything was changed

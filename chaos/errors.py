@@ -5,7 +5,8 @@
     ├── ToolNotFoundError           a server binary is missing; names it and how to get it
     ├── TargetError                 the system under test misbehaved
     │   ├── StartupError            a component did not become ready in time
-    │   └── ComponentError          an operation on a component failed
+    │   ├── ComponentError          an operation on a component failed
+    │   └── UnsupportedError        the target cannot do this at all (a capability it lacks)
     ├── FaultNotObservedError       a fault was sent but its effect was not seen: the drill is inconclusive
     ├── RevertError                 a fault could not be reverted; names what is left as the fault left it
     ├── SafetyError                 the target does not allow drills, or a fault exceeds its blast radius
@@ -33,6 +34,7 @@ __all__ = [
     "TargetError",
     "ToolNotFoundError",
     "ToxiproxyError",
+    "UnsupportedError",
     "WaitTimeoutError",
 ]
 
@@ -59,6 +61,10 @@ class StartupError(TargetError):
 
 class ComponentError(TargetError):
     """An operation on one component failed."""
+
+
+class UnsupportedError(TargetError):
+    """The target lacks a capability a step needs: the drill is unsupported there, neither passed nor failed."""
 
 
 class FaultNotObservedError(ChaosError):

@@ -41,3 +41,12 @@ Feature: Database failure
     And the MongoDB recovery procedure runs from the latest backup
     Then every replica answers 5 consecutive probes within the database RTO
     And the acknowledged writes lost are within each data class's RPO
+
+  @drill @database_failure
+  Scenario: The MongoDB server hangs and the service comes back when it resumes
+    Given the Calendar Assistant is running with 3 replicas
+    And the prober watches every replica's health and data path
+    And writers track users and calendar events through the app
+    When the MongoDB server hangs for 3 seconds
+    Then every replica answers 5 consecutive probes within the database RTO
+    And no acknowledged write is lost

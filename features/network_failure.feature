@@ -27,3 +27,17 @@ Feature: Network failure
     When the link to MongoDB is slowed by 5 ms with 1 ms of jitter for 3 seconds
     Then the service stayed up, answering health checks within 40 ms at the 95th percentile
     And no acknowledged write is lost
+
+  @drill @network_failure
+  Scenario Outline: The <store> server is taken off its network, then put back
+    Given the Calendar Assistant is running with 3 replicas
+    And the prober watches every replica's health and data path
+    And writers track users, calendar events and sessions through the app
+    When the <store> server is taken off its network for 3 seconds
+    Then every replica answers 5 consecutive probes within the application RTO
+    And no acknowledged write is lost
+
+    Examples:
+      | store   |
+      | MongoDB |
+      | Redis   |

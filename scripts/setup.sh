@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the drills and tests need, idempotently: a second run
-# only checks and returns in seconds. Usage: scripts/setup.sh [--report]
+# only checks and returns in seconds. Usage: scripts/setup.sh [--report] [--docker]
 #   --report   also install the Allure 3 HTML renderer (npm package "allure").
+#   --docker   also a Docker engine (docker.io, started by hand as root when none
+#              answers) and the Docker target's local images (built once, by content).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,11 +15,18 @@ FERRETDB_VERSION="v1.24.2"
 TOXIPROXY_VERSION="v2.12.0"
 ALLURE_VERSION="3.18.0"
 
-want_report=0
-[[ "${1:-}" == "--report" ]] && want_report=1
-
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+want_report=0
+want_docker=0
+for arg in "$@"; do
+    case "$arg" in
+        --report) want_report=1 ;;
+        --docker) want_docker=1 ;;
+        *) die "unknown option $arg (expected --report, --docker)" ;;
+    esac
+done
 mkdir -p "$BIN"
 
 # --- Python virtualenv -------------------------------------------------------
@@ -107,5 +116,31 @@ if (( want_report )); then
         npm install --silent --no-fund --no-audit --prefix "$TOOLS/node" "allure@$ALLURE_VERSION" >/dev/null \
             || die "allure: 'npm install allure@$ALLURE_VERSION' failed"
     fi
+fi
+# --- Docker engine and the local image set (the docker target) --------------
+if (( want_docker )); then
+    if docker info >/dev/null 2>&1; then
+        say "docker: an engine answers"
+    elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        if ! command -v dockerd >/dev/null; then
+            say "docker: installing docker.io with apt-get"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+        fi
+        say "docker: starting dockerd (log: /var/log/chaos-dockerd.log)"
+        nohup dockerd --host=unix:///var/run/docker.sock >/var/log/chaos-dockerd.log 2>&1 &
+        for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+        docker info >/dev/null 2>&1 || die "docker: dockerd did not answer within 30s; see /var/log/chaos-dockerd.log"
+    else
+        die "docker: no engine answers and this is not root with apt-get: install and start Docker, then run again"
+    fi
+    if ! command -v debootstrap >/dev/null; then
+        command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]] || die "debootstrap is missing: install it (Debian/Ubuntu: apt-get install debootstrap)"
+        say "debootstrap: installing with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    fi
+    say "docker: building the local images that are missing (cached by content)"
+    "$VENV/bin/python" -m chaos.cli images build || die "docker: building the local images failed (see above)"
 fi
 say "setup complete"

@@ -11,7 +11,7 @@ import httpx
 from pytest_bdd import given, parsers
 
 from chaos.measure.latency import probe_summary
-from chaos.measure.monitoring import MonitoringWatcher, scrape_addresses
+from chaos.measure.monitoring import MonitoringWatcher
 from chaos.measure.probe import Prober
 from chaos.measure.workload import Writer, workload_for
 from chaos.wait import wait_for
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
     from chaos.targets.config import TargetConfig
-    from chaos.targets.local import LocalTarget
 
 
 def _run_id() -> str:
@@ -132,7 +131,7 @@ def monitoring_watched(target: Target, drill: DrillRecord) -> Iterator[Monitorin
     endpoints = target.endpoints
     if not endpoints.prometheus_api:
         raise AssertionError(f"{target.description} runs no monitoring: nothing scrapes the replicas")
-    expected = scrape_addresses(endpoints.apps)
+    expected = set(endpoints.monitored)  # each replica as monitoring knows it
     watcher = MonitoringWatcher(endpoints.prometheus_api, expected).start()
 
     def all_scraped() -> bool:
@@ -154,5 +153,5 @@ PERSISTENCE = parsers.parse("Redis persists with {mode}")
 
 @given(planned(PERSISTENCE, lambda a, c: f"SET-UP switch Redis to {a['mode']} persistence (CONFIG SET; kept "
                                          "across restarts)"))  # fmt: skip
-def redis_persists(target: LocalTarget, mode: str) -> None:
+def redis_persists(target: Target, mode: str) -> None:
     target.set_redis_persistence(mode)

@@ -15,10 +15,12 @@ from pytest_bdd import parsers, when
 from chaos.errors import FaultNotObservedError
 from chaos.faults import (
     BadRelease,
+    Disconnect,
     DiskCorruption,
     Kill,
     MongoCorruption,
     Partition,
+    Pause,
     RedisCorruption,
     SystemFailure,
     Toxic,
@@ -31,8 +33,8 @@ if TYPE_CHECKING:
 
     from chaos.faults import Fault, Ledger
     from chaos.report.record import DrillRecord
+    from chaos.targets.base import Target
     from chaos.targets.config import TargetConfig
-    from chaos.targets.local import LocalTarget
 
 STORES = {"MongoDB": "mongodb", "Redis": "redis"}
 LINKS = {"MongoDB": "mongodb", "Redis": "redis"}
@@ -80,7 +82,7 @@ STORE_KILLED = parsers.parse("the {store} server is killed")
 
 @when(planned(STORE_KILLED, lambda a, c: f"FAULT kill: SIGKILL to the {a['store']} server (1 process), "
                                          "observed gone and refusing connections"))  # fmt: skip
-def store_killed(target: LocalTarget, drill: DrillRecord, ledger: Ledger, store: str) -> Iterator[Fault]:
+def store_killed(target: Target, drill: DrillRecord, ledger: Ledger, store: str) -> Iterator[Fault]:
     yield from _held(Kill(target, STORES[store], ledger=ledger), drill)
 
 
@@ -89,8 +91,28 @@ STORE_STOPPED = parsers.parse("the {store} server is stopped")
 
 @when(planned(STORE_STOPPED, lambda a, c: f"FAULT stop: SIGTERM to the {a['store']} server (1 process), "
                                           "observed gone and refusing connections"))  # fmt: skip
-def store_stopped(target: LocalTarget, drill: DrillRecord, ledger: Ledger, store: str) -> Iterator[Fault]:
+def store_stopped(target: Target, drill: DrillRecord, ledger: Ledger, store: str) -> Iterator[Fault]:
     yield from _held(Kill(target, STORES[store], signal_name="SIGTERM", ledger=ledger), drill)
+
+
+STORE_HANGS = parsers.parse("the {store} server hangs for {seconds:g} seconds")
+
+
+@when(planned(STORE_HANGS, lambda a, c: f"FAULT pause: the {a['store']} server frozen for {a['seconds']:g}s (it "
+                                        "keeps its connections and answers nothing), observed not answering; "
+                                        "thawed and seen answering", needs=("pause",)))  # fmt: skip
+def store_hangs(target: Target, drill: DrillRecord, ledger: Ledger, store: str, seconds: float) -> Iterator[Fault]:
+    yield from _held_for(Pause(target, STORES[store], ledger=ledger), drill, seconds)
+
+
+STORE_CUT_OFF = parsers.parse("the {store} server is taken off its network for {seconds:g} seconds")
+
+
+@when(planned(STORE_CUT_OFF, lambda a, c: f"FAULT network disconnect: the {a['store']} server off its network "
+                                          f"for {a['seconds']:g}s, no proxy in between; observed unreachable, "
+                                          "reconnected and seen answering", needs=("network-disconnect",)))  # fmt: skip
+def store_cut_off(target: Target, drill: DrillRecord, ledger: Ledger, store: str, seconds: float) -> Iterator[Fault]:
+    yield from _held_for(Disconnect(target, STORES[store], ledger=ledger), drill, seconds)
 
 
 REPLICAS_KILLED = parsers.re(
@@ -116,7 +138,7 @@ def _describe_replicas(args: dict[str, str], context: object) -> str:
 
 @when(planned(REPLICAS_KILLED, _describe_replicas), target_fixture="fault")
 def replicas_killed(
-    target: LocalTarget, drill: DrillRecord, ledger: Ledger, target_config: TargetConfig,
+    target: Target, drill: DrillRecord, ledger: Ledger, target_config: TargetConfig,
     which: str, percent: str | None, signal: str | None,
 ) -> Iterator[Fault]:  # fmt: skip
     fault = Kill(target, "app", replicas=_replicas(which, percent), signal_name=signal or "SIGKILL",
@@ -133,7 +155,7 @@ EVERYTHING_KILLED = parsers.parse("every component of the system is killed")
                                               f"{c.target.blast_radius.max_replicas} replicas; observed gone and "
                                               "refusing connections"))  # fmt: skip
 def everything_killed(
-    target: LocalTarget, drill: DrillRecord, ledger: Ledger, target_config: TargetConfig
+    target: Target, drill: DrillRecord, ledger: Ledger, target_config: TargetConfig
 ) -> Iterator[Fault]:
     yield from _held(SystemFailure(target, blast_radius=target_config.blast_radius, ledger=ledger), drill)
 
@@ -148,10 +170,10 @@ def _describe_cut(args: dict[str, str], context: object) -> str:
 
 
 @when(planned(LINK_CUT, _describe_cut))
-def link_cut(
-    target: LocalTarget, drill: DrillRecord, ledger: Ledger, link: str, seconds: str | None
-) -> Iterator[Fault]:
-    fault = Partition(target.endpoints.toxiproxy_api, LINKS[link], ledger=ledger)
+def link_cut(target: Target, drill: DrillRecord, ledger: Ledger, link: str, seconds: str | None) -> Iterator[Fault]:
+    endpoints = target.endpoints
+    fault = Partition(endpoints.toxiproxy_api, LINKS[link], reach=endpoints.proxies[LINKS[link]].get("reach"),
+                      ledger=ledger)  # fmt: skip
     if seconds:
         yield from _held_for(fault, drill, float(seconds))
     else:
@@ -169,7 +191,7 @@ LINK_SLOW = parsers.re(
                                       f"{' for ' + a['seconds'] + 's' if a.get('seconds') else ''}; "
                                       "read back from Toxiproxy"))  # fmt: skip
 def link_slowed(
-    target: LocalTarget, drill: DrillRecord, ledger: Ledger, link: str, latency: str, jitter: str, seconds: str | None
+    target: Target, drill: DrillRecord, ledger: Ledger, link: str, latency: str, jitter: str, seconds: str | None
 ) -> Iterator[Fault]:
     attributes = {"latency": int(latency), "jitter": int(jitter)}
     fault = Toxic(target.endpoints.toxiproxy_api, LINKS[link], "latency", attributes, stream="both", ledger=ledger)
@@ -184,7 +206,7 @@ LINK_HANGS = parsers.parse("the link to {link} stops answering")
 
 @when(planned(LINK_HANGS, lambda a, c: f"FAULT timeout toxic on the link to {a['link']}: data held, never "
                                        "delivered; read back from Toxiproxy"))  # fmt: skip
-def link_hangs(target: LocalTarget, drill: DrillRecord, ledger: Ledger, link: str) -> Iterator[Fault]:
+def link_hangs(target: Target, drill: DrillRecord, ledger: Ledger, link: str) -> Iterator[Fault]:
     fault = Toxic(target.endpoints.toxiproxy_api, LINKS[link], "timeout", {"timeout": 0}, stream="both", ledger=ledger)
     yield from _held(fault, drill)
 
@@ -196,7 +218,7 @@ GARBLED = parsers.parse("{percent:d}% of the {collection} documents are garbled"
 @when(planned(GARBLED, lambda a, c: f"FAULT corruption: garble every field of {a['percent']}% of the "
                                     f"{a['collection']} documents; originals kept in the ledger"))  # fmt: skip
 def documents_garbled(
-    target: LocalTarget, drill: DrillRecord, ledger: Ledger, percent: int, collection: str
+    target: Target, drill: DrillRecord, ledger: Ledger, percent: int, collection: str
 ) -> Iterator[Fault]:
     endpoints = target.endpoints
     fault = MongoCorruption(endpoints.mongodb_uri, endpoints.database, COLLECTIONS[collection], "garble",
@@ -210,7 +232,7 @@ DELETED = parsers.parse("{count:d} {collection} documents are deleted behind the
 @when(planned(DELETED, lambda a, c: f"FAULT corruption: delete {a['count']} {a['collection']} documents "
                                     "directly in MongoDB; originals kept in the ledger"))  # fmt: skip
 def documents_deleted(
-    target: LocalTarget, drill: DrillRecord, ledger: Ledger, count: int, collection: str
+    target: Target, drill: DrillRecord, ledger: Ledger, count: int, collection: str
 ) -> Iterator[Fault]:
     endpoints = target.endpoints
     fault = MongoCorruption(endpoints.mongodb_uri, endpoints.database, COLLECTIONS[collection], "delete",
@@ -223,7 +245,7 @@ DROPPED = parsers.parse("the {collection} collection is dropped")
 
 @when(planned(DROPPED, lambda a, c: f"FAULT corruption: drop the {a['collection']} collection; "
                                     "its documents and indexes kept in the ledger"))  # fmt: skip
-def collection_dropped(target: LocalTarget, drill: DrillRecord, ledger: Ledger, collection: str) -> Iterator[Fault]:
+def collection_dropped(target: Target, drill: DrillRecord, ledger: Ledger, collection: str) -> Iterator[Fault]:
     endpoints = target.endpoints
     fault = MongoCorruption(endpoints.mongodb_uri, endpoints.database, COLLECTIONS[collection], "drop", ledger=ledger)
     yield from _held(fault, drill)
@@ -233,7 +255,7 @@ REDIS_FLUSHED = parsers.parse("the Redis database is flushed")
 
 
 @when(planned(REDIS_FLUSHED, lambda a, c: "FAULT corruption: FLUSHDB on Redis; every key kept (DUMP) in the ledger"))
-def redis_flushed(target: LocalTarget, drill: DrillRecord, ledger: Ledger) -> Iterator[Fault]:
+def redis_flushed(target: Target, drill: DrillRecord, ledger: Ledger) -> Iterator[Fault]:
     yield from _held(RedisCorruption(target.endpoints.redis_url, "flush", ledger=ledger), drill)
 
 
@@ -242,7 +264,7 @@ REDIS_GARBAGE = parsers.parse("the Redis keys matching {pattern} are overwritten
 
 @when(planned(REDIS_GARBAGE, lambda a, c: f"FAULT corruption: overwrite Redis keys matching {a['pattern']} "
                                           "with random bytes; originals kept (DUMP) in the ledger"))  # fmt: skip
-def redis_garbage(target: LocalTarget, drill: DrillRecord, ledger: Ledger, pattern: str) -> Iterator[Fault]:
+def redis_garbage(target: Target, drill: DrillRecord, ledger: Ledger, pattern: str) -> Iterator[Fault]:
     yield from _held(RedisCorruption(target.endpoints.redis_url, "garbage", pattern=pattern, ledger=ledger), drill)
 
 
@@ -252,8 +274,9 @@ FILES_CORRUPTED = parsers.re(
 
 
 @when(planned(FILES_CORRUPTED, lambda a, c: f"FAULT corruption: {a['mode']} the data files of the stopped "
-                                            f"{a['store']} server; copies kept in the ledger"))  # fmt: skip
-def files_corrupted(target: LocalTarget, drill: DrillRecord, ledger: Ledger, store: str, mode: str) -> Iterator[Fault]:
+                                            f"{a['store']} server; copies kept in the ledger",
+              needs=("data-files",)))  # fmt: skip
+def files_corrupted(target: Target, drill: DrillRecord, ledger: Ledger, store: str, mode: str) -> Iterator[Fault]:
     component = STORES[store]
 
     def stopped() -> bool:
@@ -271,8 +294,7 @@ BEHAVIOURS = {"returns errors": "errors", "crashes at start": "crash"}
 
 
 @when(planned(BAD_RELEASE, lambda a, c: f"FAULT bad release {a['version']} that {a['behaviour']}, rolled onto every "
-                                        "replica; observed failing every health check"))  # fmt: skip
-def bad_release(
-    target: LocalTarget, drill: DrillRecord, ledger: Ledger, version: str, behaviour: str
-) -> Iterator[Fault]:
+                                        "replica; observed by its defect on the new release's replicas",
+              needs=("releases",)))  # fmt: skip
+def bad_release(target: Target, drill: DrillRecord, ledger: Ledger, version: str, behaviour: str) -> Iterator[Fault]:
     yield from _held(BadRelease(target, version, BEHAVIOURS[behaviour], ledger=ledger), drill)

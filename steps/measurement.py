@@ -67,7 +67,9 @@ def _describe_rpo(args: dict[str, Any], context: PlanContext) -> str:
 
 
 @then(planned(RTO, _describe_rto))
-def recovered_within_rto(prober: Prober, drill: DrillRecord, budgets: Budgets, count: int, component: str) -> None:
+def recovered_within_rto(
+    prober: Prober, drill: DrillRecord, budgets: Budgets, target: Target, count: int, component: str
+) -> None:
     """Wait until recovery is confirmed or the budget has run out, then judge the RTO."""
     key = _words_to_key(component)
     budget = budgets.rto_for(key)
@@ -86,6 +88,7 @@ def recovered_within_rto(prober: Prober, drill: DrillRecord, budgets: Budgets, c
     while rto.stable_at is None and time.monotonic() < deadline:
         time.sleep(prober.interval)
         rto = measure()
+    _platform_recovery(target, prober, drill, fault.wall)
     phases = rto_phases(rto, drill.timeline.moments())
     drill.rto = dataclasses.replace(rto, phases=phases)
     drill.outages = [window for window in sustained_outages(prober.samples(), consecutive=count)
@@ -97,6 +100,34 @@ def recovered_within_rto(prober: Prober, drill: DrillRecord, budgets: Budgets, c
     if rto.back_at is not None and rto.stable_at is not None:
         drill.timeline.mark("stable", mono=rto.back_at, confirmed_after_s=round(rto.stable_at - rto.back_at, 3))
     _judge(rto.verdict, rto.reason)
+
+
+RESTARTS = ("restarted", "start")  # the local supervisor's and Docker's words for a replica brought back
+
+
+def _platform_recovery(target: Target, prober: Prober, drill: DrillRecord, since: float) -> None:
+    """Put what the platform did on the timeline; a recovery nobody ran is the platform's own.
+
+    Every platform event after the fault becomes a moment ``platform:<event>``. When no procedure
+    marked its recovery, the platform's first restart of a replica is ``recovery_started`` and
+    that replica's first successful probe after it ``recovery_finished``.
+    """
+    events = sorted((event for event in target.platform_events() if event.wall >= since), key=lambda e: e.wall)
+    now_mono, now_wall = time.monotonic(), time.time()
+    for event in events:
+        drill.timeline.mark(f"platform:{event.name}", mono=now_mono - (now_wall - event.wall), wall=event.wall,
+                            component=event.component, replica=event.replica, detail=event.detail)  # fmt: skip
+    restart = next((event for event in events if event.name in RESTARTS and event.component == "app"), None)
+    if restart is None or drill.timeline.first("recovery_started") is not None:
+        return
+    drill.timeline.mark("recovery_started", mono=now_mono - (now_wall - restart.wall), wall=restart.wall,
+                        procedure=f"{restart.replica} {restart.name} {restart.detail}")  # fmt: skip
+    index = int(restart.replica.rsplit("-", 1)[1]) if restart.replica.rsplit("-", 1)[-1].isdigit() else -1
+    url = prober.urls[index] if 0 <= index < len(prober.urls) else None
+    answered = next((s for s in prober.samples() if s.target == url and s.ok and s.wall >= restart.wall), None)
+    if answered is not None:
+        drill.timeline.mark("recovery_finished", mono=answered.mono, wall=answered.wall, ok=True,
+                            procedure=f"{restart.replica} answered")  # fmt: skip
 
 
 def _account(target: Target, writer: Writer, drill: DrillRecord, budget_s: float) -> DataLossMeasurement:

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from chaos.config import Budgets
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
-    from chaos.targets.local import LocalTarget
 
 
 BACKUP = parsers.parse("a MongoDB backup is taken")
@@ -219,8 +218,8 @@ ROLLBACK = parsers.parse("the release is rolled back")
 
 
 @when(planned(ROLLBACK, lambda a, c: "RECOVERY (plan: Application Failure) helm rollback: every replica back on the "
-                                     "previous release, waiting until each answers"))  # fmt: skip
-def release_rolled_back(target: LocalTarget, drill: DrillRecord) -> None:
+                                     "previous release, waiting until each answers", needs=("releases",)))  # fmt: skip
+def release_rolled_back(target: Target, drill: DrillRecord) -> None:
     runbook = Runbook(drill.timeline, drill.recovery_steps)
     drill.timeline.mark("recovery_started", procedure="rollback")
     try:

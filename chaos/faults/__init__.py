@@ -3,6 +3,7 @@
 from chaos.errors import FaultNotObservedError
 from chaos.faults.base import FAULT_KINDS, Fault, fault_from_spec
 from chaos.faults.corruption import DiskCorruption, MongoCorruption, RedisCorruption
+from chaos.faults.isolation import Disconnect, Pause
 from chaos.faults.ledger import Ledger, LedgerEntry
 from chaos.faults.network import Partition, Toxic
 from chaos.faults.process import BlastRadius, Kill, SystemFailure
@@ -12,6 +13,7 @@ __all__ = [
     "FAULT_KINDS",
     "BadRelease",
     "BlastRadius",
+    "Disconnect",
     "DiskCorruption",
     "Fault",
     "FaultNotObservedError",
@@ -20,6 +22,7 @@ __all__ = [
     "LedgerEntry",
     "MongoCorruption",
     "Partition",
+    "Pause",
     "RedisCorruption",
     "SystemFailure",
     "Toxic",

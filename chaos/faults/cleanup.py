@@ -1,7 +1,8 @@
 """Put things back after a crashed run: revert its faults from the ledger, then stop its processes.
 
 Faults go first: reverting a partition needs the Toxiproxy server that the
-process sweep would stop. A fault that hit a target is rebuilt with that
+process sweep would stop. The sweep covers the sandbox's processes and the
+Docker target's containers, networks and volumes (found by their labels). A fault that hit a target is rebuilt with that
 target, found again from its ledger entry; when the target itself ended with
 the run, there is nothing to put back, and the report says so ("settled")
 instead of claiming a revert. Only what was verified is reported "reverted".
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chaos.faults.base import fault_from_spec
+from chaos.targets.docker import sweep_orphan_runs
 from chaos.targets.reattach import Gone, reattach
 from chaos.targets.registry import sweep_orphans
 
@@ -72,4 +74,5 @@ def cleanup(ledger: Ledger, run_bases: list[Path], *, processes: bool = True) ->
     if processes:
         for base in run_bases:
             report.killed += sweep_orphans(base)
+        report.killed += sweep_orphan_runs()
     return report

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from chaos.faults.ledger import Ledger
     from chaos.targets.base import Endpoints, Target
 
-__all__ = ["BlastRadius", "Kill", "SystemFailure"]
+__all__ = ["OBSERVE_TIMEOUT_S", "BlastRadius", "Kill", "SystemFailure", "answers"]
 
 OBSERVE_TIMEOUT_S = 5.0
 COME_BACK_TIMEOUT_S = 30.0
@@ -51,17 +51,18 @@ class BlastRadius:
             )
 
 
-def _answers(endpoints: Endpoints, component: str) -> Callable[[], bool]:
+def answers(endpoints: Endpoints, component: str) -> Callable[[], bool]:
+    """A check that ``component`` answers on its endpoint now: True or False, never an error."""
     checks: dict[str, Callable[[], bool]] = {
         "mongodb": lambda: launch.mongo_ready(endpoints.mongodb_uri),
         "redis": lambda: launch.redis_ready(endpoints.redis_url),
         "toxiproxy": lambda: launch.toxiproxy_ready(endpoints.toxiproxy_api),
         "prometheus": lambda: launch.prometheus_ready(endpoints.prometheus_api),
     }
-    return checks[component]
+    return functools.partial(_answering, checks[component])
 
 
-def _still_answers(check: Callable[[], bool]) -> bool:
+def _answering(check: Callable[[], bool]) -> bool:
     try:
         return check()
     except launch.NOT_READY:
@@ -102,7 +103,7 @@ class _ProcessFault(Fault):
         deadline = time.monotonic() + OBSERVE_TIMEOUT_S
         while True:
             alive = [pid for pid in pids if pid_alive(pid)]
-            answering = [name for name, answers in endpoints.items() if _still_answers(answers)]
+            answering = [name for name, check in endpoints.items() if check()]
             if not alive and not answering:
                 return
             if time.monotonic() > deadline:
@@ -199,7 +200,7 @@ class Kill(_ProcessFault):
         if not self.killed:
             raise FaultNotObservedError(f"{self.describe()}: no process was signalled; the fault did not land")
         endpoints = {} if self.component == "app" else {
-            self.component: _answers(self.target.endpoints, self.component)}  # fmt: skip
+            self.component: answers(self.target.endpoints, self.component)}  # fmt: skip
         self._await_gone(list(self.killed.values()), endpoints)
 
     def _undo(self) -> None:
@@ -208,7 +209,7 @@ class Kill(_ProcessFault):
         if self.component != "app":
             if not is_running(self.target, self.component):
                 self.target.start_component(self.component)
-            if not _still_answers(_answers(self.target.endpoints, self.component)):
+            if not answers(self.target.endpoints, self.component)():
                 raise RevertError(f"{self.describe()}: {self.component} was started again but does not answer")
             return
         deadline = time.monotonic() + COME_BACK_TIMEOUT_S
@@ -278,9 +279,9 @@ class SystemFailure(_ProcessFault):
     def _observe(self) -> None:
         if self._endpoints is None or not any(self.killed.values()):
             raise FaultNotObservedError(f"{self.describe()}: no process was signalled; the fault did not land")
-        checks = {name: _answers(self._endpoints, name) for name in self.killed if name != "app"}
+        checks = {name: answers(self._endpoints, name) for name in self.killed if name != "app"}
         for url in self._endpoints.apps:
-            checks[url] = functools.partial(launch.http_answers, f"{url}/health")
+            checks[url] = functools.partial(_answering, functools.partial(launch.http_answers, f"{url}/health"))
         self._await_gone([pid for pids in self.killed.values() for pid in pids], checks)
 
     def _undo(self) -> None:

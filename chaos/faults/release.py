@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
     from chaos.faults.ledger import Ledger
     from chaos.targets.base import ReplicaStatus, Target
-    from chaos.targets.local import LocalTarget
 
 __all__ = ["BadRelease"]
 
@@ -40,7 +39,7 @@ OBSERVE_TIMEOUT_S = 15.0
 class BadRelease(Fault):
     kind = "bad-release"
 
-    def __init__(self, target: LocalTarget | None, version: str, defect: str, *, ledger: Ledger | None = None) -> None:
+    def __init__(self, target: Target | None, version: str, defect: str, *, ledger: Ledger | None = None) -> None:
         super().__init__(ledger=ledger)
         if defect not in DEFECTS:
             raise ConfigError(f"release defect {defect!r}: expected one of {', '.join(DEFECTS)}")

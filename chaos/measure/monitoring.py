@@ -24,7 +24,6 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -34,15 +33,10 @@ from chaos.measure.verdict import Verdict
 from chaos.servers.prometheus import ScrapeTarget, scrape_targets
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Sequence
+    from collections.abc import Collection, Sequence
     from pathlib import Path
 
-__all__ = ["MonitoringSample", "MonitoringWatcher", "measure_monitoring_rto", "scrape_addresses"]
-
-
-def scrape_addresses(apps: Iterable[str]) -> set[str]:
-    """The host:port Prometheus knows each app replica by, from the replicas' base URLs."""
-    return {urlsplit(url).netloc for url in apps}
+__all__ = ["MonitoringSample", "MonitoringWatcher", "measure_monitoring_rto"]
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,8 @@ def write_compliance(
     redact = Redactor()
     files = _evidence(run_dir)
     scenarios = [_scenario(scenario) for scenario in summary["scenarios"]]
-    counts = {verdict: sum(1 for s in scenarios if s["verdict"] == verdict) for verdict in ("passed", "failed",
-                                                                                              "unknown")}  # fmt: skip
+    counts = {verdict: sum(1 for s in scenarios if s["verdict"] == verdict)
+              for verdict in ("passed", "failed", "unknown", "unsupported")}  # fmt: skip
     document = {
         "drill_id": run_id,
         "started_at": started_at,
@@ -92,6 +92,7 @@ body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px;vertical-align:top}
 .passed{color:#1e7b3a;font-weight:bold}.failed{color:#b3261e;font-weight:bold}.unknown{color:#8a6d00;font-weight:bold}
+.unsupported{color:#555;font-weight:bold}
 code{font-size:12px}img{max-width:100%;border:1px solid #eee}.small{font-size:12px;color:#555}
 """
 

@@ -97,7 +97,7 @@ class DrillRecord:
             "evidence_dir": self.evidence_dir.name,
             "budget_profile": self.budget_profile,
             "budget_file": self.budget_file,
-            "verdict": self.verdict.value,
+            "verdict": "unsupported" if self.outcome == "unsupported" else self.verdict.value,
             "pytest_outcome": self.outcome,
             "rto": self.rto.to_json() if self.rto else {"measured_s": None, "budget_s": None,
                                                         "verdict": "unknown", "reason": "not measured"},

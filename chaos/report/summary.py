@@ -56,6 +56,9 @@ def format_table(scenarios: list[dict[str, Any]]) -> list[str]:
     for scenario in scenarios:
         rto = scenario["rto"]
         lines.append(f"{scenario['verdict'].upper():8} {scenario['name']}  [{scenario['budget_profile']} budgets]")
+        if scenario["verdict"] == "unsupported":
+            lines += [f"         {note}" for note in scenario.get("notes", [])]
+            continue
         if rto["budget_s"] is not None:
             lines.append(
                 f"         RTO {_seconds(rto['measured_s'])} ± {_seconds(rto.get('resolution_s'))} "

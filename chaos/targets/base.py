@@ -1,17 +1,44 @@
-"""The interface every target implements, and what it tells about itself."""
+"""The interface every target implements, and what it tells about itself.
+
+Every target can be started, stopped, killed and scaled, and answers on its
+endpoints. What only some targets can do is a *capability* (``CAPABILITIES``):
+a target lists those it has, its other capability methods raise
+``UnsupportedError``, and a drill whose steps need a capability the target
+lacks is reported "unsupported on <target>" before anything starts.
+"""
 
 from __future__ import annotations
 
 import signal
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from urllib.parse import urlsplit
+
+from chaos.errors import UnsupportedError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["COMPONENTS", "Endpoints", "ReplicaStatus", "Target", "is_running"]
+__all__ = [
+    "CAPABILITIES",
+    "COMPONENTS",
+    "Endpoints",
+    "PlatformEvent",
+    "ReplicaStatus",
+    "Target",
+    "is_running",
+    "require",
+    "unsupported",
+]
 
 COMPONENTS = ("app", "mongodb", "redis", "toxiproxy", "prometheus")
+CAPABILITIES = {
+    "data-files": "the files of a stopped data store, on this machine",
+    "releases": "deploy a release of the app and roll it back",
+    "pause": "freeze a component and thaw it (SIGSTOP and SIGCONT, or docker pause)",
+    "network-disconnect": "take a component off its network and put it back, without a proxy",
+    "log-tails": "the tail of each component's log",
+}
 
 
 @dataclass(frozen=True)
@@ -27,10 +54,16 @@ class Endpoints:
     toxiproxy_api: str
     proxies: dict[str, dict[str, str]] = field(default_factory=dict)
     prometheus_api: str = ""  # empty when the target runs no monitoring
+    scrape_targets: tuple[str, ...] = ()  # host:port of each replica as monitoring scrapes it; default: the apps'
+
+    @property
+    def monitored(self) -> tuple[str, ...]:
+        """Each replica's address as the monitoring server knows it."""
+        return self.scrape_targets or tuple(urlsplit(url).netloc for url in self.apps)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["apps"] = list(self.apps)
+        data["apps"], data["scrape_targets"] = list(self.apps), list(self.scrape_targets)
         return data
 
 
@@ -43,10 +76,23 @@ class ReplicaStatus:
     restarts: int = 0
 
 
+@dataclass(frozen=True)
+class PlatformEvent:
+    """Something the platform itself did, and when: a supervisor or restart policy restarting a replica."""
+
+    name: str  # "restarted", "started", "ready", "deleted", "scheduled"
+    component: str
+    replica: str
+    wall: float
+    detail: str = ""
+
+
 class Target(Protocol):
     """What a drill needs from the system under test."""
 
     description: str
+    kind: str  # as in the targets file: local, docker, kubernetes
+    capabilities: frozenset[str]
 
     @property
     def endpoints(self) -> Endpoints: ...
@@ -71,11 +117,46 @@ class Target(Protocol):
 
     def status(self) -> list[ReplicaStatus]: ...
 
+    def set_redis_persistence(self, mode: str) -> None: ...
+
+    def platform_events(self) -> list[PlatformEvent]: ...
+
+    # -- capabilities: each raises UnsupportedError where the target lacks it ------------------------
     def data_dir(self, component: str) -> Path: ...
 
     def data_files(self, component: str) -> list[Path]: ...
+
+    @property
+    def release(self) -> dict[str, str]:
+        """The release the app runs now: its version, and its defect ("" for a good one)."""
+        ...
+
+    def deploy(self, version: str, defect: str = "") -> None: ...
+
+    def rollback(self) -> str: ...
+
+    def pause(self, component: str, replica: int | None = None) -> list[str]: ...
+
+    def unpause(self, component: str, replica: int | None = None) -> None: ...
+
+    def disconnect(self, component: str) -> None: ...
+
+    def connect(self, component: str) -> None: ...
+
+    def log_tails(self, lines: int = 40) -> dict[str, str]: ...
 
 
 def is_running(target: Target, component: str) -> bool:
     """Whether any process of ``component`` is up on ``target``."""
     return any(row.running for row in target.status() if row.component == component)
+
+
+def require(target: Target, capability: str) -> None:
+    """Raise UnsupportedError unless ``target`` has ``capability``."""
+    if capability not in target.capabilities:
+        unsupported(target, capability)
+
+
+def unsupported(target: Target, capability: str) -> NoReturn:
+    """The method of a capability ``target`` lacks."""
+    raise UnsupportedError(f"{CAPABILITIES[capability]}: unsupported on {target.description}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaos.config import parse_duration
 from chaos.errors import ConfigError
@@ -13,11 +13,28 @@ from chaos.faults.process import BlastRadius
 from chaos.measure.probe import DEFAULT_TIMEOUT_S
 from chaos.yamlfile import load_file
 
-__all__ = ["DEFAULT_TARGETS", "TargetConfig", "load_target"]
+if TYPE_CHECKING:
+    from chaos.targets.base import Target
+
+__all__ = ["DEFAULT_TARGETS", "KINDS", "TargetConfig", "build_target", "capabilities_of", "load_target"]
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent.parent / "config" / "targets.yaml"
-KINDS = ("local",)
-KEYS = ("kind", "drill_allowed", "replicas", "blast_radius", "redis_password_env", "probe_timeout")
+KINDS = ("local", "docker")
+
+
+def capabilities_of(kind: str) -> frozenset[str]:
+    """What a target of ``kind`` can do beyond the common operations (see chaos.targets.base)."""
+    if kind == "docker":
+        from chaos.targets.docker import DockerTarget  # the targets import this module's users
+
+        return DockerTarget.capabilities
+    from chaos.targets.local import LocalTarget
+
+    return LocalTarget.capabilities
+
+
+KEYS = ("kind", "drill_allowed", "replicas", "blast_radius", "redis_password_env", "probe_timeout", "images")
+IMAGE_SETS = ("local", "upstream")  # chaos.targets.images
 MAX_PROBE_TIMEOUT_S = 60.0
 
 
@@ -33,6 +50,7 @@ class TargetConfig:
     # (Allure's step parameters among them) may print.
     redis_password: str | None = field(default=None, repr=False)
     probe_timeout: float = DEFAULT_TIMEOUT_S  # how long a probe waits for an answer on this target
+    images: str = "local"  # the Docker target's image set
 
 
 def _field(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -90,5 +108,24 @@ def load_target(path: Path, name: str) -> TargetConfig:
             raise ConfigError(f"{where}.probe_timeout: {exc}") from None
         if not 0 < probe_timeout <= MAX_PROBE_TIMEOUT_S:
             raise ConfigError(f"{where}.probe_timeout: must be longer than 0s and at most {MAX_PROBE_TIMEOUT_S:g}s")
+    images = "local"
+    if "images" in entry:
+        if kind != "docker":
+            raise ConfigError(f"{where}.images: only a docker target has image sets")
+        images = _field(entry, "images", str, where)
+        if images not in IMAGE_SETS:
+            raise ConfigError(f"{where}.images: {images!r} is not an image set; sets: {', '.join(IMAGE_SETS)}")
     return TargetConfig(name, kind, _field(entry, "drill_allowed", bool, where), replicas,
-                        BlastRadius(max_replicas, float(max_fraction)), path, password, probe_timeout)  # fmt: skip
+                        BlastRadius(max_replicas, float(max_fraction)), path, password, probe_timeout,
+                        images)  # fmt: skip
+
+
+def build_target(config: TargetConfig, *, workdir: Path, keep: bool = False) -> Target:
+    """The target ``config`` describes, not started yet."""
+    if config.kind == "docker":
+        from chaos.targets.docker import DockerTarget
+
+        return DockerTarget(replicas=config.replicas, images=config.images, redis_password=config.redis_password)
+    from chaos.targets.local import LocalTarget
+
+    return LocalTarget(workdir, replicas=config.replicas, keep=keep, redis_password=config.redis_password)

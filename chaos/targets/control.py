@@ -25,8 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from chaos.errors import ChaosError, ComponentError
-from chaos.targets.base import Endpoints, ReplicaStatus
+from chaos.errors import ChaosError, ComponentError, UnsupportedError
+from chaos.targets.base import Endpoints, PlatformEvent, ReplicaStatus, unsupported
 
 if TYPE_CHECKING:
     from chaos.targets.local import LocalTarget
@@ -114,7 +114,10 @@ def _signal_name(sig: int) -> str:
 
 
 class SandboxClient:
-    """The Target protocol over a sandbox daemon's control API."""
+    """The Target protocol over a sandbox daemon's control API: the operations a recovery needs."""
+
+    kind = "sandbox-daemon"
+    capabilities = frozenset({"data-files"})
 
     def __init__(self, control: str, workdir: Path) -> None:
         self.control = control.rstrip("/")
@@ -172,3 +175,34 @@ class SandboxClient:
 
     def data_dir(self, component: str) -> Path:
         return Path(self._call("GET", f"/data-dir?component={component}")["dir"])
+
+    def set_redis_persistence(self, mode: str) -> None:
+        raise UnsupportedError(f"switching Redis persistence is unsupported through {self.description}")
+
+    def platform_events(self) -> list[PlatformEvent]:
+        return []
+
+    @property
+    def release(self) -> dict[str, str]:
+        unsupported(self, "releases")
+
+    def deploy(self, version: str, defect: str = "") -> None:
+        unsupported(self, "releases")
+
+    def rollback(self) -> str:
+        unsupported(self, "releases")
+
+    def pause(self, component: str, replica: int | None = None) -> list[str]:
+        unsupported(self, "pause")
+
+    def unpause(self, component: str, replica: int | None = None) -> None:
+        unsupported(self, "pause")
+
+    def disconnect(self, component: str) -> None:
+        unsupported(self, "network-disconnect")
+
+    def connect(self, component: str) -> None:
+        unsupported(self, "network-disconnect")
+
+    def log_tails(self, lines: int = 40) -> dict[str, str]:
+        unsupported(self, "log-tails")

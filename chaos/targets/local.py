@@ -23,7 +23,7 @@ from chaos.errors import ComponentError, StartupError, WaitTimeoutError
 from chaos.servers import launch, prometheus
 from chaos.servers.process import ManagedProcess, ProcessSpec
 from chaos.servers.toxiproxy import ToxiproxyClient
-from chaos.targets.base import COMPONENTS, Endpoints, ReplicaStatus
+from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, ReplicaStatus, unsupported
 from chaos.targets.registry import RunRecord, sweep_orphans
 from chaos.targets.supervisor import ReplicaSet
 from chaos.wait import wait_for
@@ -42,6 +42,8 @@ class LocalTarget:
     """Start, break and repair the Calendar Assistant stack on this machine."""
 
     description = "local sandbox (processes on 127.0.0.1)"
+    kind = "local"
+    capabilities = frozenset({"data-files", "releases", "pause", "log-tails"})
 
     def __init__(
         self,
@@ -338,6 +340,38 @@ class LocalTarget:
         else:
             apps.scale(replicas)
             self._write_scrape_targets()
+
+    def _processes(self, component: str, replica: int | None) -> list[ManagedProcess]:
+        self._check_component(component)
+        if component == "app":
+            running = self._require_apps().processes()
+            return running if replica is None else [running[replica]]
+        process = self._singletons.get(component)
+        return [process] if process is not None and process.alive() else []
+
+    def pause(self, component: str, replica: int | None = None) -> list[str]:
+        """Freeze a component's processes (SIGSTOP): they hold their sockets and answer nothing."""
+        frozen = self._processes(component, replica)
+        if not frozen:
+            raise ComponentError(f"pause {component}: no running process")
+        for process in frozen:
+            process.send_signal(signal.SIGSTOP)
+        return [process.name for process in frozen]
+
+    def unpause(self, component: str, replica: int | None = None) -> None:
+        for process in self._processes(component, replica):
+            process.send_signal(signal.SIGCONT)
+
+    def disconnect(self, component: str) -> None:
+        unsupported(self, "network-disconnect")
+
+    def connect(self, component: str) -> None:
+        unsupported(self, "network-disconnect")
+
+    def platform_events(self) -> list[PlatformEvent]:
+        """The supervisor's restarts of killed replicas (a Deployment's replacements)."""
+        restarted = list(self._apps.restarted) if self._apps is not None else []
+        return [PlatformEvent("restarted", "app", name, wall, "by the supervisor") for wall, name in restarted]
 
     def set_redis_persistence(self, mode: str) -> None:
         """Switch the running Redis to ``mode`` (none, aof, snapshot); a restart keeps it."""

@@ -49,4 +49,7 @@ def reattach(locator: Mapping[str, Any] | None) -> Target | Gone:
     if kind == "local":
         return Gone(f"the sandbox run {locator.get('run_dir')} ended with the runner that started it; its processes "
                     "are stopped with the run, not restarted")  # fmt: skip
+    if kind == "docker":
+        return Gone(f"the Docker run {locator.get('run')} ended with the runner that started it; its containers, "
+                    "network and volumes are removed by their labels, not restarted")  # fmt: skip
     raise RevertError(f"the ledger entry names a target of unknown kind {kind!r}")

@@ -47,6 +47,7 @@ class ReplicaSet:
         self._backoff_max = backoff_max
         self._poll = poll_interval
         self._slots: list[_Slot] = []
+        self.restarted: list[tuple[float, str]] = []  # (wall time, replica name) of every restart, in order
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="replica-supervisor", daemon=True)
@@ -121,5 +122,6 @@ class ReplicaSet:
         elif now >= slot.restart_at:
             slot.process = self._launch(index)
             slot.restarts += 1
+            self.restarted.append((time.time(), slot.process.name))
             slot.restart_at = None
             slot.started = now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -71,3 +72,15 @@ def test_every_option_that_takes_a_value_is_joined_to_it() -> None:
     taking_values = set(re.findall(r"^  (--[a-z-]+)=", group, re.MULTILINE))
     assert taking_values
     assert taking_values <= set(VALUE_OPTIONS)
+
+
+def test_a_drill_the_target_cannot_run_is_reported_unsupported_never_passed(tmp_path: Path) -> None:
+    """Taking a container off its network needs Docker: on the sandbox the drill is unsupported, nothing starts."""
+    result = drill_run(tmp_path, "-m", "network_failure", "-k", "taken_off")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert "UNSUPPORTED The MongoDB server is taken off its network, then put back" in result.stdout
+    assert "needs take a component off its network and put it back, without a proxy" in result.stdout
+    scenarios = json.loads((tmp_path / "report" / "drill-report.json").read_text())["scenarios"]
+    assert {scenario["verdict"] for scenario in scenarios} == {"unsupported"}
+    assert len(scenarios) == 2
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from chaos.measure.monitoring import MonitoringWatcher, measure_monitoring_rto, scrape_addresses
+from chaos.measure.monitoring import MonitoringWatcher, measure_monitoring_rto
 from chaos.servers.prometheus import SCRAPE_INTERVAL_S
 from chaos.wait import wait_for
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def test_scrapes_are_counted_once_however_often_they_are_polled(sandbox: LocalTarget) -> None:
-    expected = scrape_addresses(sandbox.endpoints.apps)
+    expected = set(sandbox.endpoints.monitored)
     watcher = MonitoringWatcher(sandbox.endpoints.prometheus_api, expected, interval=0.02).start()
     try:
         wait_for(lambda: (latest := watcher.latest()) is not None and latest.working(expected),

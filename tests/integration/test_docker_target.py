@@ -1,0 +1,194 @@
+"""The Docker target on a real engine: every fault observed on containers and reverted, and nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import docker
+import httpx
+import pymongo
+import pytest
+
+from chaos.faults import BadRelease, Disconnect, DiskCorruption, Kill, Ledger, MongoCorruption, Partition, Pause
+from chaos.faults.process import SystemFailure, answers
+from chaos.targets.base import is_running
+from chaos.targets.docker import LABEL_RUN, DockerTarget, docker_client
+from chaos.wait import wait_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def containers() -> Iterator[DockerTarget]:
+    target = DockerTarget(replicas=2)
+    target.start()
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(tmp_path / "ledger")
+
+
+def _healthy(target: DockerTarget) -> bool:
+    return all(httpx.get(f"{url}/health", timeout=2).status_code == 200 for url in target.endpoints.apps)
+
+
+def _users(target: DockerTarget) -> list[dict[str, Any]]:
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(target.endpoints.mongodb_uri)
+    try:
+        return list(client[target.database].users.find().sort("_id", 1))
+    finally:
+        client.close()
+
+
+def test_the_stack_runs_as_labelled_containers_answering_on_stable_ports(containers: DockerTarget) -> None:
+    assert _healthy(containers)
+    rows = {row.name: row for row in containers.status()}
+    assert set(rows) == {"mongodb", "redis", "toxiproxy", "prometheus", "app-0", "app-1"}
+    assert all(row.running and row.pid for row in rows.values())
+    client = docker_client()
+    try:
+        labelled = client.containers.list(filters={"label": f"{LABEL_RUN}={containers.run_id}"})
+        assert len(labelled) == 6
+        assert client.networks.list(filters={"label": f"{LABEL_RUN}={containers.run_id}"})
+        assert client.volumes.list(filters={"label": f"{LABEL_RUN}={containers.run_id}"})
+    finally:
+        client.close()
+    for link in ("mongodb", "redis"):
+        for url in containers.endpoints.apps:
+            httpx.post(f"{url}/users", json={"id": f"seed-{link}-{url[-5:]}", "name": "n", "email": "e@x"}, timeout=5)
+
+
+def test_a_killed_replica_is_restarted_by_docker_and_docker_says_when(containers: DockerTarget, ledger: Ledger) -> None:
+    with Kill(containers, "app", replicas=0, ledger=ledger) as fault:
+        killed = fault.killed[0]
+    rows = {row.name: row for row in containers.status()}
+    assert rows["app-0"].pid != killed
+    assert rows["app-0"].restarts >= 1
+    wait_for(lambda: _healthy(containers), what="every replica healthy", timeout=30, not_yet=(httpx.HTTPError,))
+    actions = [(event.name, event.replica) for event in containers.platform_events()]
+    assert ("die", "app-0") in actions
+    assert ("start", "app-0") in actions[actions.index(("die", "app-0")) :]
+
+
+def test_a_killed_store_stays_down_until_started_on_its_own_data(containers: DockerTarget, ledger: Ledger) -> None:
+    before = _users(containers)
+    assert before
+    fault = Kill(containers, "mongodb", ledger=ledger)
+    fault.inject()
+    assert not answers(containers.endpoints, "mongodb")()
+    assert not is_running(containers, "mongodb")
+    fault.revert()  # starts it again, on its volume
+    assert _users(containers) == before
+
+
+@pytest.mark.parametrize("fault_class", [Pause, Disconnect])
+def test_a_hung_or_cut_off_store_is_seen_and_brought_back(
+    containers: DockerTarget, ledger: Ledger, fault_class: type[Pause | Disconnect]
+) -> None:
+    with fault_class(containers, "redis", ledger=ledger):
+        assert not answers(containers.endpoints, "redis")()
+    assert answers(containers.endpoints, "redis")()
+    assert ledger.entries() == []
+
+
+def test_a_partition_through_the_toxiproxy_container_cuts_the_app_off_mongodb(
+    containers: DockerTarget, ledger: Ledger
+) -> None:
+    app = containers.endpoints.apps[0]
+    reach = containers.endpoints.proxies["mongodb"]["reach"]
+    with Partition(containers.endpoints.toxiproxy_api, "mongodb", reach=reach, ledger=ledger):
+        wait_for(lambda: httpx.get(f"{app}/health", timeout=5).status_code == 503, what="the app to see MongoDB gone",
+                 timeout=15)  # fmt: skip
+    wait_for(lambda: _healthy(containers), what="the app back", timeout=30, not_yet=(httpx.HTTPError,))
+
+
+def test_documents_and_volume_files_are_corrupted_and_restored(containers: DockerTarget, ledger: Ledger) -> None:
+    before = _users(containers)
+    with MongoCorruption(containers.endpoints.mongodb_uri, containers.database, "users", "garble", percent=50,
+                         ledger=ledger):  # fmt: skip
+        assert _users(containers) != before
+    assert _users(containers) == before
+    containers.stop("mongodb")
+    try:
+        files = containers.data_files("mongodb")
+        assert files, "the volume's files are on this host"
+        with DiskCorruption(files, "flip", ledger=ledger, is_stopped=lambda: not is_running(containers, "mongodb")):
+            pass
+    finally:
+        containers.start_component("mongodb")
+    assert _users(containers) == before
+
+
+@pytest.mark.parametrize("defect", ["errors", "crash"])
+def test_a_bad_release_is_seen_by_its_defect_and_rolled_back(
+    containers: DockerTarget, ledger: Ledger, defect: str
+) -> None:
+    with BadRelease(containers, f"9.9.{len(defect)}", defect, ledger=ledger):
+        assert containers.release["defect"] == defect
+    assert containers.release["version"] == "1.0.0"
+    wait_for(lambda: _healthy(containers), what="every replica healthy", timeout=60, not_yet=(httpx.HTTPError,))
+
+
+def test_a_complete_system_failure_stops_everything_and_nothing_restarts_it(
+    containers: DockerTarget, ledger: Ledger
+) -> None:
+    fault = SystemFailure(containers, ledger=ledger)
+    fault.inject()
+    assert sorted(fault.killed) == ["app", "mongodb", "prometheus", "redis", "toxiproxy"]
+    assert not any(row.running for row in containers.status())
+    fault.revert()
+    wait_for(lambda: _healthy(containers), what="every replica healthy", timeout=60, not_yet=(httpx.HTTPError,))
+
+
+RUNNER = """
+import sys, time
+from chaos.targets.docker import DockerTarget
+target = DockerTarget(replicas=1)
+target.start()
+print(target.run_id, flush=True)
+time.sleep(600)
+"""
+
+
+def test_what_a_killed_runner_left_is_removed_by_cleanup(tmp_path: Path) -> None:
+    with subprocess.Popen([sys.executable, "-c", RUNNER], cwd=ROOT, stdout=subprocess.PIPE, text=True) as runner:
+        try:
+            assert runner.stdout is not None
+            run_id = runner.stdout.readline().strip()
+        finally:
+            runner.send_signal(signal.SIGKILL)  # no teardown runs
+    label = {"label": f"{LABEL_RUN}={run_id}"}
+    client = docker.from_env()
+    try:
+        assert len(client.containers.list(all=True, filters=label)) == 5
+        result = subprocess.run([sys.executable, "-m", "chaos.cli", "cleanup", "--ledger-dir", str(tmp_path / "l"),
+                                 "--workdir", str(tmp_path / "runs")], cwd=ROOT, capture_output=True, text=True,
+                                timeout=120, env=os.environ)  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"chaos-{run_id}-mongodb" in result.stdout
+        assert client.containers.list(all=True, filters=label) == []
+        assert client.networks.list(filters=label) == []
+        assert client.volumes.list(filters=label) == []
+    finally:
+        client.close()
+
+
+def test_no_step_or_fixture_imports_a_concrete_target() -> None:
+    """Steps and fixtures see the Target protocol only: every feature runs unchanged on every target."""
+    for path in [*(ROOT / "steps").glob("*.py"), *(ROOT / "fixtures").glob("*.py")]:
+        text = path.read_text()
+        for concrete in ("chaos.targets.local", "chaos.targets.docker", "LocalTarget", "DockerTarget"):
+            assert concrete not in text, f"{path.name} names {concrete}"
