@@ -24,7 +24,9 @@ def wait_for(
     not_yet: tuple[type[BaseException], ...] = (),
     hint: str = "",
 ) -> T:
-    """Call ``check`` until it returns something other than ``None`` or ``False``.
+    """Call ``check`` until it returns a true value (not ``None``, ``False``, ``0`` or empty), and return it.
+
+    A count is not ready at 0: ``wait_for(writer.acked_count, ...)`` waits for the first write.
 
     Exceptions listed in ``not_yet`` mean "not ready yet"; the last one seen is
     quoted in the timeout message so the reader sees what was observed.
@@ -37,7 +39,7 @@ def wait_for(
         except not_yet as exc:
             last_error = exc
         else:
-            if result is not None and result is not False:
+            if result:
                 return result
         if time.monotonic() >= deadline:
             observed = f"; last error: {last_error!r}" if last_error else ""

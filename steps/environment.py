@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -94,6 +95,10 @@ def _phases(drill: DrillRecord) -> dict[str, tuple[float, float]]:
     return {"before": (-math.inf, fault.mono), "during": (fault.mono, end), "after": (end, math.inf)}
 
 
+def _has_acked(writer: Writer) -> bool:
+    return writer.acked_count() > 0
+
+
 def _tracked(nouns: str) -> list[Workload]:
     return [workload_for(noun) for noun in re.split(r",\s*|\s+and\s+", nouns) if noun.strip()]
 
@@ -110,7 +115,9 @@ def writers_running(target: Target, drill: DrillRecord, nouns: str) -> Iterator[
     run_id = _run_id()
     writers = {w.data_class: Writer(target.endpoints.apps, w, run_id=run_id).start() for w in workloads}
     for writer in writers.values():
-        wait_for(writer.acked_count, what=f"the first acknowledged write of {writer.data_class}", timeout=10)
+        # The backup a drill takes next must find each data class written at least once.
+        wait_for(functools.partial(_has_acked, writer), what=f"the first acknowledged write of {writer.data_class}",
+                 timeout=10)  # fmt: skip
     yield writers
     for data_class, writer in writers.items():
         writer.stop()
