@@ -30,7 +30,7 @@ report:
 
 ## The framework's own tests (unit and on real servers), the drills on the sandbox and on Docker, the linters.
 test:
-	bash scripts/setup.sh --docker
+	bash scripts/setup.sh --report --docker
 	$(MAKE) --no-print-directory lint
 	$(PYTHON) -m pytest $(PYTEST_FLAGS)
 	$(PYTHON) -m chaos.cli run -m drill --target=docker

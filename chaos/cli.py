@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from chaos import inputs, sandbox_daemon
 from chaos.cli_recovery import add_recovery_commands, run_recovery_command
@@ -47,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
         if name in ("up", "serve"):
             action.add_argument("--replicas", type=inputs.whole_number(1, 16), default=None,
                                 help="app replicas, 1..16; default: 3, or what the running sandbox has")  # fmt: skip
+            action.add_argument("--redis-password-env", metavar="VARIABLE",
+                                help="run Redis with the password this environment variable holds")  # fmt: skip
 
     tidy = commands.add_parser(
         "cleanup", help="revert the faults a crashed run left (from the ledger), then stop its processes"
@@ -104,14 +107,15 @@ def _parser() -> argparse.ArgumentParser:
 def _sandbox(args: argparse.Namespace) -> int:
     workdir = args.workdir.resolve()
     if args.action == "serve":
-        sandbox_daemon.serve(workdir, args.replicas or 3)
+        sandbox_daemon.serve(workdir, args.replicas or 3, args.redis_password_env)
         return 0
     if args.action == "up":
-        print(json.dumps(sandbox_daemon.sandbox_up(workdir, args.replicas), indent=2))
+        print(json.dumps(_shown(sandbox_daemon.sandbox_up(workdir, args.replicas, args.redis_password_env)), indent=2))
         return 0
     if args.action == "status":
         status = sandbox_daemon.sandbox_status(workdir)
-        print(json.dumps(status, indent=2))
+        print(json.dumps({**status, "endpoints": _shown(status["endpoints"])} if "endpoints" in status else status,
+                         indent=2))  # fmt: skip
         healthy = (
             status["running"]
             and all(status[name] == "ok" for name in ("mongodb", "redis", "toxiproxy"))
@@ -122,6 +126,12 @@ def _sandbox(args: argparse.Namespace) -> int:
     stopped = sandbox_daemon.sandbox_down(workdir)
     print("sandbox stopped" if stopped else "no sandbox was running", file=sys.stderr)
     return 0
+
+
+def _shown(endpoints: dict[str, Any]) -> dict[str, Any]:
+    """Endpoints as printed: without the stores' passwords, which only the 0600 state file holds."""
+    data = {**endpoints, "apps": tuple(endpoints["apps"]), "scrape_targets": tuple(endpoints.get("scrape_targets", ()))}
+    return Endpoints(**data).without_secrets().to_json()
 
 
 def _watch_endpoints(args: argparse.Namespace) -> Endpoints:

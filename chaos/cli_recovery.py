@@ -13,6 +13,7 @@ scripts/verify_config.py          drill verify config --backup-dir DIR
 scripts/verify_data_integrity.py  drill verify data-integrity
 scripts/test_connectivity.py      drill test connectivity
 scripts/backup_all.py             drill backup all --output DIR
+(the drills' backup store)        drill backup unseal --backup-dir SEALED --output DIR
 scripts/verify_backups.py         drill verify backups --backup-dir DIR
 scripts/recover_all.py            drill recover all --backup-dir DIR
 scripts/verify_recovery.py        drill verify recovery [--backup-dir DIR]
@@ -24,6 +25,8 @@ scripts/test_backups.py           drill test backups --backup-dir DIR
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,12 +36,13 @@ from chaos import inputs, sandbox_daemon
 from chaos.errors import ConfigError
 from chaos.measure.timeline import Timeline
 from chaos.recovery import procedures
-from chaos.recovery.config_backup import backup_config, new_key, verify_config
+from chaos.recovery.config_backup import KEY_VARIABLE, backup_config, new_key, verify_config
 from chaos.recovery.connectivity import check_connectivity
 from chaos.recovery.integrity import verify_data_integrity
 from chaos.recovery.mongo import BackupManifest, backup_mongodb, require_database, verify_backup
 from chaos.recovery.mongo_restore import restore_mongodb
 from chaos.recovery.redis import backup_redis, restore_redis, verify_redis_backup
+from chaos.recovery.store import unseal
 from chaos.targets.base import Endpoints
 
 if TYPE_CHECKING:
@@ -50,7 +54,7 @@ __all__ = ["add_recovery_commands", "run_recovery_command"]
 
 DEFAULT_SANDBOX_DIR = Path(".drill") / "sandbox"
 COMMANDS = {
-    "backup": ("mongodb", "redis", "config", "all", "keygen"),
+    "backup": ("mongodb", "redis", "config", "all", "keygen", "unseal"),
     "verify": ("mongodb-backup", "mongodb-data", "redis-backup", "redis-data", "config", "data-integrity",
                "backups", "recovery"),
     "restore": ("mongodb", "redis"),
@@ -114,6 +118,8 @@ def run_recovery_command(args: argparse.Namespace) -> int:
     if key == ("backup", "keygen"):
         print(new_key())
         return 0
+    if key == ("backup", "unseal"):
+        return _unseal(args)
     if args.command == "backup" and args.output is None:
         raise ConfigError(f"drill backup {args.what}: --output DIR is required")
     if key in NEEDS_BACKUP_DIR and args.backup_dir is None:
@@ -207,6 +213,23 @@ def _dispatch(args: argparse.Namespace) -> int:
             combined.problems += part.problems
         return _report(combined)
     return _report(checks[what]())
+
+
+def _unseal(args: argparse.Namespace) -> int:
+    """A backup the drills sealed in their store, decrypted into a new directory a restore can read."""
+    if args.backup_dir is None or args.output is None:
+        raise ConfigError("drill backup unseal: --backup-dir SEALED and --output DIR are both required")
+    key = os.environ.get(KEY_VARIABLE)
+    if not key:
+        raise ConfigError(f"drill backup unseal: {KEY_VARIABLE} is not set; it must hold the key the backups were "
+                          "sealed with")  # fmt: skip
+    try:
+        count = unseal(key, args.backup_dir, args.output)
+    except BaseException:
+        shutil.rmtree(args.output, ignore_errors=True)  # nothing half-decrypted stays behind
+        raise
+    print(f"{args.backup_dir}: {count} files decrypted into {args.output} (owner-only)")
+    return 0
 
 
 def _redis_data(endpoints: Endpoints, backup_dir: Path | None) -> procedures.Check:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import httpx
 from chaos.errors import ConfigError, StartupError, TargetError
 from chaos.servers import launch
 from chaos.servers.process import is_ours, process_cmdline, process_start_ticks
+from chaos.targets.base import Endpoints
 from chaos.targets.control import SandboxClient, serve_control
 from chaos.targets.local import LocalTarget
 from chaos.targets.registry import sweep_orphans
@@ -45,7 +47,8 @@ def _read_state(workdir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not a readable sandbox state file ({exc}); if no sandbox runs in {workdir}, "
                           "remove it") from None  # fmt: skip
-    fields = {"pid": int, "start_ticks": int, "argv": list, "control": str, "endpoints": dict, "replicas": int}
+    fields = {"pid": int, "start_ticks": int, "argv": list, "control": str, "endpoints": dict, "replicas": int,
+              "token": str}  # fmt: skip
     wrong = [
         name for name, kind in fields.items() if not isinstance(state, dict) or not isinstance(state.get(name), kind)
     ]
@@ -60,20 +63,25 @@ def _daemon_alive(state: dict[str, Any]) -> bool:
     return is_ours(state["pid"], state["start_ticks"], state["argv"])
 
 
-def serve(workdir: Path, replicas: int) -> None:
+def serve(workdir: Path, replicas: int, redis_password_env: str | None = None) -> None:
     """Run in the daemon: start the stack, publish its endpoints, wait for a signal."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stop.set())
-    target = LocalTarget(workdir / "runs", replicas=replicas)
+    password = os.environ.get(redis_password_env) if redis_password_env else None
+    target = LocalTarget(workdir / "runs", replicas=replicas, redis_password=password)
     target.start()
-    control = serve_control(target)
+    token = secrets.token_urlsafe(32)
+    control = serve_control(target, token)
     try:
         state = {"pid": os.getpid(), "start_ticks": process_start_ticks(os.getpid()),
                  "argv": list(process_cmdline(os.getpid()) or ()), "started_at": time.time(),
                  "replicas": replicas, "control": f"http://127.0.0.1:{control.server_address[1]}",
-                 "endpoints": target.endpoints.to_json()}  # fmt: skip
+                 "token": token, "endpoints": target.endpoints.to_json()}  # fmt: skip
         tmp = workdir / f".{STATE}.tmp"
+        # Only its owner reads it: it holds the control API's token and the stores' credentials.
+        tmp.touch(mode=0o600)
+        tmp.chmod(0o600)
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(workdir / STATE)
         stop.wait()
@@ -88,10 +96,12 @@ def connect(workdir: Path) -> SandboxClient:
     state = _read_state(workdir)
     if state is None or not _daemon_alive(state):
         raise ConfigError(f"no sandbox is running in {workdir}: start one with `drill sandbox up`")
-    return SandboxClient(state["control"], workdir)
+    data = dict(state["endpoints"])
+    data["apps"], data["scrape_targets"] = tuple(data["apps"]), tuple(data.get("scrape_targets", ()))
+    return SandboxClient(state["control"], workdir, state["token"], Endpoints(**data))
 
 
-def sandbox_up(workdir: Path, replicas: int | None = None) -> dict[str, Any]:
+def sandbox_up(workdir: Path, replicas: int | None = None, redis_password_env: str | None = None) -> dict[str, Any]:
     """Start the daemon (or find the running one) and return the endpoints.
 
     ``replicas``: None takes the running sandbox as it is, or starts one with 3; a number that
@@ -109,7 +119,8 @@ def sandbox_up(workdir: Path, replicas: int | None = None) -> dict[str, Any]:
     with log_path.open("ab") as log:
         daemon = subprocess.Popen(
             [sys.executable, "-m", "chaos.cli", "sandbox", "serve", "--workdir", str(workdir),
-             "--replicas", str(replicas or 3)],
+             "--replicas", str(replicas or 3),
+             *(["--redis-password-env", redis_password_env] if redis_password_env else [])],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     deadline = time.monotonic() + UP_TIMEOUT_S

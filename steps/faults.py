@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from pytest_bdd import parsers, when
 
-from chaos.errors import FaultNotObservedError
+from chaos.errors import FaultNotObservedError, SafetyError
 from chaos.faults import (
     BadRelease,
     Disconnect,
@@ -50,6 +50,10 @@ def inject(fault: Fault, drill: DrillRecord) -> Fault:
         drill.notes.append(f"fault did not land: {exc}")
         fault.revert()
         pytest.fail(f"inconclusive (verdict unknown): fault did not land: {exc}", pytrace=False)
+    except SafetyError as exc:
+        drill.notes.append(f"fault refused before anything was injected: {exc}")
+        fault.revert()
+        raise
     except BaseException:
         fault.revert()
         raise

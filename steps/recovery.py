@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from chaos.measure.rto import RtoMeasurement
 from chaos.measure.verdict import Verdict
+from chaos.measure.workload import Outcome
 from chaos.recovery.config_backup import new_key
 from chaos.recovery.integrity import verify_data_integrity
-from chaos.recovery.mongo import BackupManifest, backup_mongodb
+from chaos.recovery.mongo import BackupManifest, backup_ids, backup_mongodb, mongo_client
 from chaos.recovery.procedures import (
     Check,
     backup_all,
@@ -27,10 +29,12 @@ from chaos.wait import wait_for
 from fixtures.dry_run import PlanContext, planned
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
     from chaos.config import Budgets
+    from chaos.measure.workload import Writer
+    from chaos.recovery.store import BackupStore
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
 
@@ -43,13 +47,51 @@ RESTORE = parsers.parse("the MongoDB recovery procedure runs from the latest bac
     planned(BACKUP, lambda a, c: "RECOVERY-PREP logical MongoDB backup with a manifest (counts, SHA-256 per file)"),
     target_fixture="mongodb_backup",
 )
-def mongodb_backup(target: Target, drill: DrillRecord) -> BackupManifest:
+def mongodb_backup(
+    target: Target, drill: DrillRecord, backup_store: BackupStore, request: pytest.FixtureRequest
+) -> BackupManifest:
     endpoints = target.endpoints
-    manifest = backup_mongodb(endpoints.mongodb_uri, endpoints.database, drill.evidence_dir / "mongodb-backup")
+    started = time.monotonic()
+    manifest = backup_mongodb(endpoints.mongodb_uri, endpoints.database, _in_store(backup_store, drill, "mongodb"))
     counts = {name: entry["count"] for name, entry in manifest.collections.items()}
     drill.timeline.mark("backup_taken", component="mongodb", counts=counts)
-    drill.evidence.append("mongodb-backup/manifest.json")
+    try:
+        writers: dict[str, Writer] = request.getfixturevalue("writers")
+    except pytest.FixtureLookupError:
+        writers = {}
+    _holds_what_was_acknowledged(manifest, started, writers.values(), target)
     return manifest
+
+
+def _holds_what_was_acknowledged(manifest: BackupManifest, started: float, writers: Iterable[Writer],
+                                 target: Target) -> None:  # fmt: skip
+    """A backup must hold every write acknowledged before it began; one that does not cannot be the
+    basis of a restore, and a drill built on it measures nothing."""
+    for writer in writers:
+        if writer.workload.store != "mongodb":
+            continue
+        collection = writer.workload.location
+        acked = {r.id for r in writer.log() if r.outcome is Outcome.ACKED and r.done_mono < started}
+        missing = acked - backup_ids(manifest, collection)
+        if missing:
+            client = mongo_client(target.endpoints.mongodb_uri)
+            try:  # what the server answers now, for the diagnosis
+                now = client[manifest.database][collection].count_documents({"_id": {"$in": sorted(missing)}})
+            finally:
+                client.close()
+            raise AssertionError(
+                f"the backup {manifest.path} misses {len(missing)} of the {len(acked)} writes to "
+                f"{manifest.database}.{collection} acknowledged before it began (e.g. {sorted(missing)[:3]}); "
+                f"read again now, the server has {now} of them. A backup that loses acknowledged writes "
+                "cannot be restored from."
+            )
+
+
+def _in_store(store: BackupStore, drill: DrillRecord, name: str) -> Path:
+    """Where a backup of this scenario goes: the backup store, never the evidence; recorded for the evidence."""
+    path = store.new(store.run_id, drill.evidence_dir.name, name)
+    drill.backups.append(path)
+    return path
 
 
 @when(
@@ -75,12 +117,12 @@ def _describe_schedule(args: dict[str, Any], context: PlanContext) -> str:
 
 @given(planned(SCHEDULED, _describe_schedule), target_fixture="backup_schedule")
 def scheduled_backups(
-    target: Target, drill: DrillRecord, budgets: Budgets, data_class: str
+    target: Target, drill: DrillRecord, budgets: Budgets, backup_store: BackupStore, data_class: str
 ) -> Iterator[BackupScheduler]:
     endpoints = target.endpoints
     interval = interval_for_rpo(budgets.rpo_for(data_class.replace(" ", "_")))
     schedule = BackupScheduler(lambda path: backup_mongodb(endpoints.mongodb_uri, endpoints.database, path),
-                               drill.evidence_dir / "scheduled-backups", interval=interval,
+                               _in_store(backup_store, drill, "scheduled"), interval=interval,
                                timeline=drill.timeline).start()  # fmt: skip
     wait_for(schedule.latest, what="the first scheduled backup", timeout=60)
     yield schedule
@@ -126,11 +168,10 @@ def redis_restarted(target: Target, drill: DrillRecord, seconds: float) -> None:
 @when(planned(FULL_BACKUP, lambda a, c: "BACKUP backup-all: MongoDB (raw BSON + manifest), Redis (RDB over SYNC), "
                                         "configuration with encrypted secrets"),
       target_fixture="full_backup")  # fmt: skip
-def every_backup_taken(target: Target, drill: DrillRecord) -> Path:
-    output = drill.evidence_dir / "backup-all"
+def every_backup_taken(target: Target, drill: DrillRecord, backup_store: BackupStore) -> Path:
+    output = _in_store(backup_store, drill, "backup-all")
     backup_all(target.endpoints, output, key=drill_key())
     drill.timeline.mark("backup_taken", backup="backup-all")
-    drill.evidence.append("backup-all/manifest.json")
     return output
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackupManifest",
+    "backup_ids",
     "backup_mongodb",
     "index_definitions",
     "iter_documents",
@@ -161,6 +162,16 @@ def backup_mongodb(uri: str, database: str, output: Path) -> BackupManifest:
     finally:
         client.close()
     return manifest
+
+
+def backup_ids(manifest: BackupManifest, collection: str) -> set[Any]:
+    """The ``_id`` of every document the backup holds of ``collection`` (none if it holds no such collection)."""
+    entry = manifest.collections.get(collection)
+    if entry is None:
+        return set()
+    source = manifest.path / entry["file"]
+    with gzip.open(source, "rb") as stream:
+        return {bson.decode(document)["_id"] for document in iter_documents(stream, source)}
 
 
 def _read_manifest(backup_dir: Path) -> BackupManifest:

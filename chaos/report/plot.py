@@ -134,8 +134,10 @@ def trend_png(series: dict[str, list[tuple[str, float | None]]], path: Path, *, 
 
 
 def _save(figure: Figure, axes: Axes, path: Path, *, legend_size: int) -> None:
-    """The legend to the right of the plot, then the PNG."""
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=legend_size, frameon=False)
+    """The legend to the right of the plot (when anything is labelled: a drill that failed before its
+    fault has no marker to name), then the PNG."""
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=legend_size, frameon=False)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")

@@ -63,6 +63,7 @@ class DrillRecord:
     probes_skipped: dict[str, int] = field(default_factory=dict)  # stream -> ticks with every probe in flight
     recovery_steps: list[RecoveryStep] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
+    backups: list[Path] = field(default_factory=list)  # in the backup store; the evidence holds their records
     notes: list[str] = field(default_factory=list)
     outcome: str = "not run"  # the pytest outcome, set at teardown
 

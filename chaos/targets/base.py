@@ -9,6 +9,7 @@ lacks is reported "unsupported on <target>" before anything starts.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
@@ -65,6 +66,21 @@ class Endpoints:
         data = asdict(self)
         data["apps"], data["scrape_targets"] = list(self.apps), list(self.scrape_targets)
         return data
+
+    def without_secrets(self) -> Endpoints:
+        """The same endpoints with every password taken out of the stores' URLs: safe to show."""
+        return dataclasses.replace(self, mongodb_uri=_no_password(self.mongodb_uri),
+                                   mongodb_proxy_uri=_no_password(self.mongodb_proxy_uri),
+                                   redis_url=_no_password(self.redis_url),
+                                   redis_proxy_url=_no_password(self.redis_proxy_url))  # fmt: skip
+
+
+def _no_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}@" if parts.username else ""
+    return parts._replace(netloc=f"{user}{parts.netloc.rsplit('@', 1)[1]}").geturl()
 
 
 @dataclass(frozen=True)

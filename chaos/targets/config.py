@@ -33,7 +33,9 @@ def capabilities_of(kind: str) -> frozenset[str]:
     return LocalTarget.capabilities
 
 
-KEYS = ("kind", "drill_allowed", "replicas", "blast_radius", "redis_password_env", "probe_timeout", "images")
+KEYS = ("kind", "drill_allowed", "replicas", "blast_radius", "redis_password_env", "probe_timeout", "images",
+        "backup_dir", "backup_keep_runs")  # fmt: skip
+DEFAULT_BACKUP_DIR = Path(".drill") / "backups"
 IMAGE_SETS = ("local", "upstream")  # chaos.targets.images
 MAX_PROBE_TIMEOUT_S = 60.0
 
@@ -51,6 +53,8 @@ class TargetConfig:
     redis_password: str | None = field(default=None, repr=False)
     probe_timeout: float = DEFAULT_TIMEOUT_S  # how long a probe waits for an answer on this target
     images: str = "local"  # the Docker target's image set
+    backup_dir: Path = DEFAULT_BACKUP_DIR  # where drills keep their backups: never under reports/
+    backup_keep_runs: int = 3  # the runs whose backups are kept; older ones are removed
 
 
 def _field(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -115,9 +119,13 @@ def load_target(path: Path, name: str) -> TargetConfig:
         images = _field(entry, "images", str, where)
         if images not in IMAGE_SETS:
             raise ConfigError(f"{where}.images: {images!r} is not an image set; sets: {', '.join(IMAGE_SETS)}")
+    backup_dir = Path(_field(entry, "backup_dir", str, where)) if "backup_dir" in entry else DEFAULT_BACKUP_DIR
+    keep = _field(entry, "backup_keep_runs", int, where) if "backup_keep_runs" in entry else 3
+    if not 1 <= keep <= 1000:
+        raise ConfigError(f"{where}.backup_keep_runs: {keep} is outside 1..1000")
     return TargetConfig(name, kind, _field(entry, "drill_allowed", bool, where), replicas,
                         BlastRadius(max_replicas, float(max_fraction)), path, password, probe_timeout,
-                        images)  # fmt: skip
+                        images, backup_dir, keep)  # fmt: skip
 
 
 def build_target(config: TargetConfig, *, workdir: Path, keep: bool = False) -> Target:

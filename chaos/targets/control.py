@@ -4,6 +4,15 @@ The daemon of `drill sandbox up` owns the stack's processes; `drill restore`,
 `drill recover` and a person at a terminal act on it through this API, with
 the same Target operations a drill uses in-process.
 
+Nothing is done for a caller that cannot prove it may: every request must carry
+the daemon's token (``Authorization: Bearer <token>``), a random value written
+only to the 0600 state file; a request with an ``Origin`` header (a web page),
+a ``Host`` other than the loopback address and port (DNS rebinding), or a body
+that is not ``application/json`` (a form a browser sends without asking) is
+refused before it is read, and nothing is started, stopped or killed. ``/status``
+holds no secret: the stores' URLs come without passwords, and a client takes
+the credentials from the state file it can read.
+
     GET  /status                       replicas, endpoints
     POST /kill  {component, replica?, signal?}
     POST /stop  {component}
@@ -14,6 +23,8 @@ the same Target operations a drill uses in-process.
 
 from __future__ import annotations
 
+import dataclasses
+import hmac
 import json
 import signal
 import threading
@@ -36,8 +47,8 @@ __all__ = ["SandboxClient", "serve_control"]
 SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM}
 
 
-def serve_control(target: LocalTarget) -> ThreadingHTTPServer:
-    """Start the control API on a free loopback port, in a background thread."""
+def serve_control(target: LocalTarget, token: str) -> ThreadingHTTPServer:
+    """Start the control API on a free loopback port, in a background thread; every request needs ``token``."""
     lock = threading.Lock()  # one operation at a time, as in a drill
 
     def act(path: str, body: dict[str, Any]) -> Any:
@@ -76,12 +87,30 @@ def serve_control(target: LocalTarget) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(payload)
 
+        def _refused(self, *, body: bool) -> bool:
+            """Reply and return True unless the request may be acted on (see the module's docstring)."""
+            problem = ""
+            if not hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {token}"):
+                status, problem = 401, "a request needs the daemon's token (in the sandbox's state file)"
+            elif self.headers.get("Origin") is not None:
+                status, problem = 403, "requests from a web page (an Origin header) are refused"
+            elif self.headers.get("Host") not in (f"127.0.0.1:{port}", f"localhost:{port}"):
+                status, problem = 403, f"requests for another host than 127.0.0.1:{port} are refused"
+            elif body and self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
+                status, problem = 415, "a request body must be application/json"
+            if problem:
+                self.close_connection = True
+                self._reply(status, {"error": problem})
+            return bool(problem)
+
         def do_GET(self) -> None:
+            if self._refused(body=False):
+                return
             url = urlsplit(self.path)
             try:
                 if url.path == "/status":
                     self._reply(200, {"replicas": [asdict(row) for row in target.status()],
-                                      "endpoints": target.endpoints.to_json()})  # fmt: skip
+                                      "endpoints": target.endpoints.without_secrets().to_json()})  # fmt: skip
                 elif url.path == "/data-files":
                     component = parse_qs(url.query).get("component", [""])[0]
                     self._reply(200, {"files": [str(path) for path in target.data_files(component)]})
@@ -94,6 +123,8 @@ def serve_control(target: LocalTarget) -> ThreadingHTTPServer:
                 self._reply(409, {"error": str(exc)})
 
         def do_POST(self) -> None:
+            if self._refused(body=True):
+                return
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")
@@ -105,6 +136,7 @@ def serve_control(target: LocalTarget) -> ThreadingHTTPServer:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    port = server.server_address[1]
     threading.Thread(target=server.serve_forever, name="sandbox-control", daemon=True).start()
     return server
 
@@ -119,11 +151,13 @@ class SandboxClient:
     kind = "sandbox-daemon"
     capabilities = frozenset({"data-files"})
 
-    def __init__(self, control: str, workdir: Path) -> None:
+    def __init__(self, control: str, workdir: Path, token: str, endpoints: Endpoints) -> None:
+        """``token`` and ``endpoints`` (with their credentials) come from the daemon's state file."""
         self.control = control.rstrip("/")
         self.workdir = workdir
         self.description = f"sandbox in {workdir} ({self.control})"
-        self._http = httpx.Client(base_url=self.control, timeout=120)
+        self._endpoints = endpoints
+        self._http = httpx.Client(base_url=self.control, timeout=120, headers={"Authorization": f"Bearer {token}"})
 
     def locator(self) -> dict[str, str]:
         return {"kind": "sandbox", "workdir": str(self.workdir)}
@@ -140,9 +174,13 @@ class SandboxClient:
 
     @property
     def endpoints(self) -> Endpoints:
+        """The replicas as the daemon has them now; the stores' URLs, credentials included, from the state file."""
         data = dict(self._call("GET", "/status")["endpoints"])
-        data["apps"] = tuple(data["apps"])
-        return Endpoints(**data)
+        data["apps"], data["scrape_targets"] = tuple(data["apps"]), tuple(data.get("scrape_targets", ()))
+        known = self._endpoints
+        return dataclasses.replace(Endpoints(**data), mongodb_uri=known.mongodb_uri,
+                                   mongodb_proxy_uri=known.mongodb_proxy_uri, redis_url=known.redis_url,
+                                   redis_proxy_url=known.redis_proxy_url)  # fmt: skip
 
     def start(self) -> None:
         """The daemon started the stack; nothing to do."""

@@ -178,7 +178,7 @@ def _prepare(files: Path, live_workdir: Path) -> None:
         (files / name).parent.mkdir(parents=True, exist_ok=True)
         (files / name).write_bytes(data)
     pid1 = {"pid": 1, "start_ticks": 0, "argv": ["/sbin/init"], "control": "http://127.0.0.1:9", "endpoints": {},
-            "replicas": 1}  # fmt: skip
+            "replicas": 1, "token": "not-the-daemons"}  # fmt: skip
     (files / "state-pid1").mkdir()
     (files / "state-pid1" / "sandbox.json").write_text(json.dumps(pid1))
 

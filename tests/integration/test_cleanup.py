@@ -73,7 +73,7 @@ def test_ctrl_c_during_a_drill_stops_every_process(tmp_path: Path) -> None:
     base = tmp_path / "runs"
     with subprocess.Popen(
         [sys.executable, "-m", "pytest", "-m", "database_failure", "-q", "-p", "no:cacheprovider",
-         "--workdir", str(base), "--drill-report-dir", str(tmp_path / "report")],
+         "--workdir", str(base), "--drill-report-dir", str(tmp_path / "report"), "--ledger-dir", str(tmp_path / "l")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     ) as drill:  # fmt: skip
         # Interrupt once the stack is up and the writer is running.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from chaos.report.allure import CATEGORIES
 from chaos.report.compliance import verify_evidence, write_compliance
 from chaos.report.history import regressions, run_entry
+from chaos.report.plot import timeline_png
+from chaos.report.record import DrillRecord
 from chaos.report.redact import MASK, Redactor
 from chaos.runner import Outcomes, exit_code
 
@@ -128,3 +131,14 @@ def test_failures_fall_into_the_intended_allure_category(status: str, message: s
     matching = [category["name"] for category in CATEGORIES if status in category["matchedStatuses"]
                 and re.fullmatch(category["messageRegex"], message)]  # fmt: skip
     assert matching[:1] == [expected]
+
+
+def test_a_drill_that_failed_before_its_fault_still_gets_a_timeline_without_a_legend_warning(tmp_path: Path) -> None:
+    record = DrillRecord("failed early", "f", [], "sandbox", "sandbox", "budgets.yaml", tmp_path)
+    samples = [{"target": "http://a", "check": "health", "mono": 100 + n * 0.05, "ok": n % 7 != 0} for n in range(40)]
+    (tmp_path / "probe-timeline.jsonl").write_text("".join(json.dumps(sample) + "\n" for sample in samples))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns on a legend with nothing in it
+        drawn = timeline_png(record, tmp_path / "timeline.png")
+    assert drawn is not None
+    assert drawn.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
