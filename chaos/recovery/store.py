@@ -46,6 +46,7 @@ class BackupStore:
     def new(self, run_id: str, scenario: str, name: str) -> Path:
         """A fresh path for one backup; every directory above it is created owner-only."""
         path = self.root / run_id / scenario / name
+        self.root.parent.mkdir(parents=True, exist_ok=True)  # e.g. .drill/ in a fresh checkout
         for directory in (self.root, self.root / run_id, self.root / run_id / scenario):
             directory.mkdir(mode=0o700, exist_ok=True)
             directory.chmod(0o700)

@@ -31,7 +31,7 @@ def _backup(store: BackupStore, run: str = "run-1") -> Path:
 
 
 def test_a_sealed_backup_is_its_owners_alone_and_its_record_holds_counts_and_hashes(tmp_path: Path) -> None:
-    store = BackupStore(tmp_path / "store")
+    store = BackupStore(tmp_path / "fresh-checkout" / ".drill" / "store")  # no directory above it exists yet
     record = store.seal(_backup(store))
     assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in store.root.rglob("*") if path.is_file())
     assert all(stat.S_IMODE(path.stat().st_mode) == 0o700 for path in store.root.rglob("*") if path.is_dir())
