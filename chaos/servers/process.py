@@ -14,7 +14,16 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ManagedProcess", "ProcessSpec", "is_ours", "pid_alive", "process_cmdline", "process_start_ticks"]
+__all__ = [
+    "MARKER",
+    "ManagedProcess",
+    "ProcessSpec",
+    "is_ours",
+    "marked_under",
+    "pid_alive",
+    "process_cmdline",
+    "process_start_ticks",
+]
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -80,6 +89,25 @@ class ProcessSpec:
     env: dict[str, str] = field(default_factory=dict)
 
 
+MARKER = "CHAOS_DRILL_LOG"
+
+
+def marked_under(directory: Path) -> list[int]:
+    """The pids of live processes whose marker names a log under ``directory``."""
+    prefix = f"{MARKER}={directory}/".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(item.startswith(prefix) for item in environ.split(b"\0")):
+            found.append(int(entry.name))
+    return found
+
+
 class ManagedProcess:
     """One started child. Not restartable: start a new one from the same spec."""
 
@@ -92,7 +120,9 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **spec.env},
+                # Marks the process with its log, which lies in its run's directory: a child started
+                # just before its runner was killed, too late to be recorded, is still found by it.
+                env={**os.environ, **spec.env, MARKER: str(spec.log_path.resolve())},
                 start_new_session=True,
             )
         self.start_ticks = process_start_ticks(self._popen.pid)

@@ -17,7 +17,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from chaos.servers.process import is_ours, pid_alive, process_start_ticks
+from chaos.servers.process import is_ours, marked_under, pid_alive, process_start_ticks
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -80,5 +80,11 @@ def sweep_orphans(base: Path) -> list[str]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child["pid"], signal.SIGKILL)  # each child leads its own process group
             killed.append(f"{run_dir.name}/{name} pid {child['pid']}")
+        recorded = {child.get("pid") for child in (children if isinstance(children, dict) else {}).values()
+                    if isinstance(child, dict)}  # fmt: skip
+        for pid in set(marked_under(run_dir.resolve())) - recorded:  # started, not yet recorded, when its runner died
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed.append(f"{run_dir.name}/unrecorded pid {pid}")
         shutil.rmtree(run_dir, ignore_errors=True)
     return killed

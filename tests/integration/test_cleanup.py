@@ -87,3 +87,35 @@ def test_ctrl_c_during_a_drill_stops_every_process(tmp_path: Path) -> None:
     still = [pid for pid, ticks in children if pid_alive(pid, ticks)]
     assert still == [], f"left running after Ctrl-C: {still}\n{output}"
     assert list(base.iterdir()) == []
+
+
+UNRECORDED = """
+import sys, time
+from pathlib import Path
+from chaos.servers.process import ManagedProcess, ProcessSpec
+from chaos.targets.local import LocalTarget
+target = LocalTarget(Path(sys.argv[1]), replicas=1)
+target.start()
+# As if the runner died between starting a child and recording it.
+late = ManagedProcess(ProcessSpec("late", (sys.executable, "-c", "import time; time.sleep(600)"),
+                                  target.run_dir / "logs" / "late.log"))
+print(late.pid, late.start_ticks, flush=True)
+time.sleep(600)
+"""
+
+
+def test_sweep_finds_a_child_started_too_late_to_be_recorded(tmp_path: Path) -> None:
+    base = tmp_path / "runs"
+    with subprocess.Popen(
+        [sys.executable, "-c", UNRECORDED, str(base)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as runner:
+        try:
+            assert runner.stdout is not None
+            pid, ticks = (int(word) for word in runner.stdout.readline().split())
+        finally:
+            runner.kill()
+    assert pid not in [child for child, _ in _children(base)]
+    killed = sweep_orphans(base)
+    assert f"unrecorded pid {pid}" in " ".join(killed)
+    wait_for(lambda: not pid_alive(pid, ticks), what="the unrecorded child gone", timeout=5)
+    assert list(base.iterdir()) == []
