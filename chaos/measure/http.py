@@ -71,6 +71,12 @@ class HttpClient:
             return self._exchange(method, path, body, limit, started)
         except _StaleConnection as stale:
             raise RequestError("dropped", str(stale)) from None
+        except RequestError as exc:
+            if exc.kind != "refused":
+                raise
+            # The first attempt was sent; a server going down may have acted on it before closing.
+            # Nothing sent is not known, so this is not "refused" (a write's fate stays unknown).
+            raise RequestError("dropped", f"sent on a connection that closed unanswered, then {exc}") from None
 
     def _exchange(self, method: str, path: str, body: Any, limit: float, started: float) -> tuple[int, bytes]:
         if self._conn is None:
