@@ -21,6 +21,16 @@ Feature: Application failure
       | one app replica is    | SIGTERM |
 
   @drill @application_failure
+  Scenario: One app pod is deleted and its ReplicaSet replaces it while the others keep serving
+    Given the Calendar Assistant is running with 3 replicas
+    And the prober watches every replica's health and data path
+    And writers track users and calendar events through the app
+    When one app pod is deleted
+    Then every replica answers 5 consecutive probes within the application RTO
+    And the other replicas kept answering throughout
+    And no acknowledged write is lost
+
+  @drill @application_failure
   Scenario Outline: A bad release that <behaviour> is rolled back
     Given the Calendar Assistant is running with 3 replicas
     And the prober watches every replica's health and data path

@@ -21,6 +21,7 @@ from chaos.faults import (
     MongoCorruption,
     Partition,
     Pause,
+    PodDelete,
     RedisCorruption,
     SystemFailure,
     Toxic,
@@ -147,6 +148,34 @@ def replicas_killed(
 ) -> Iterator[Fault]:  # fmt: skip
     fault = Kill(target, "app", replicas=_replicas(which, percent), signal_name=signal or "SIGKILL",
                  blast_radius=target_config.blast_radius, ledger=ledger)  # fmt: skip
+    yield from _held(fault, drill)
+
+
+PODS_DELETED = parsers.re(
+    r"(?P<which>one app pod is|all app pods are|(?P<percent>\d+)% of the app pods are) deleted"
+    r"(?P<graceful> gracefully)?"
+)
+
+
+def _describe_pods(args: dict[str, str], context: object) -> str:
+    target: TargetConfig = context.target  # type: ignore[attr-defined]
+    replicas = _replicas(args["which"], args.get("percent"))
+    count = {"one": 1, "all": target.replicas}.get(replicas) if isinstance(replicas, str) else None
+    how_many = count if count is not None else f"{replicas:.0%} (rounded up) of {target.replicas}"
+    grace = "with the pod's grace period" if args.get("graceful") else "with no grace period"
+    return (f"FAULT pod delete: {how_many} app pod(s) deleted through the Kubernetes API {grace}; observed gone "
+            f"from the API; blast radius {target.blast_radius.max_replicas} replicas / "
+            f"{target.blast_radius.max_fraction:.0%}")  # fmt: skip
+
+
+@when(planned(PODS_DELETED, _describe_pods, needs=("pods",)), target_fixture="fault")
+def pods_deleted(
+    target: Target, drill: DrillRecord, ledger: Ledger, target_config: TargetConfig,
+    which: str, percent: str | None, graceful: str | None,
+) -> Iterator[Fault]:  # fmt: skip
+    fault = PodDelete(target, "app", replicas=_replicas(which.replace("pod", "replica"), percent),
+                      signal_name="SIGTERM" if graceful else "SIGKILL", blast_radius=target_config.blast_radius,
+                      ledger=ledger)  # fmt: skip
     yield from _held(fault, drill)
 
 

@@ -102,7 +102,9 @@ def recovered_within_rto(
     _judge(rto.verdict, rto.reason)
 
 
-RESTARTS = ("restarted", "start")  # the local supervisor's and Docker's words for a replica brought back
+# The local supervisor's, Docker's and Kubernetes' words for a replica brought back (Kubernetes: "restarted" for
+# a container restarted in its pod, "started" for the container of a pod that replaced a deleted one).
+RESTARTS = ("restarted", "start", "started")
 
 
 def _platform_recovery(target: Target, prober: Prober, drill: DrillRecord, since: float) -> None:
@@ -230,7 +232,7 @@ def others_keep_serving(prober: Prober, drill: DrillRecord, budgets: Budgets, fa
     assert start is not None, "no fault was injected"
     stable = drill.rto.stable_at if drill.rto is not None and drill.rto.stable_at is not None else None
     assert stable is not None, "recovery was not confirmed: nothing to check the other replicas over"
-    killed = {prober.urls[index] for index in fault.killed if index is not None}
+    killed = {prober.urls[index] for index in fault.replicas_hit()}
     survivors = [url for url in prober.urls if url not in killed]
     samples = [s for s in prober.samples() if start.mono <= s.mono <= stable and s.target in survivors]
     runs = [w.failed_samples for w in failure_runs(samples)]
@@ -264,14 +266,17 @@ def _describe_monitoring(args: dict[str, Any], context: PlanContext) -> str:
 
 
 @then(planned(MONITORING_RTO, _describe_monitoring))
-def monitoring_recovered(monitoring: MonitoringWatcher, drill: DrillRecord, budgets: Budgets) -> None:
+def monitoring_recovered(target: Target, monitoring: MonitoringWatcher, drill: DrillRecord, budgets: Budgets) -> None:
     """Wait until every replica of the deployment is scraped again, or the budget has run out; judge."""
     budget = budgets.rto_for("monitoring")
     fault = drill.timeline.first("fault_injected")
     assert fault is not None, "no fault was injected before waiting for monitoring"
-    expected = monitoring.expected  # the replicas deployed before the fault
 
     def measure() -> RtoMeasurement:
+        # The replicas as monitoring knows them: the same ones as before the fault, unless the platform
+        # replaced them all by as many others (on Kubernetes a new pod has a new address).
+        now = set(target.endpoints.monitored)
+        expected = now if len(now) == len(monitoring.expected) else monitoring.expected
         return measure_monitoring_rto(monitoring.samples(), expected=expected, fault_at=fault.mono,
                                       fault_wall=fault.wall, budget_s=budget, scrape_interval=SCRAPE_INTERVAL_S,
                                       scrapes=MONITORING_SCRAPES)  # fmt: skip

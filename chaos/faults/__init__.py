@@ -6,6 +6,7 @@ from chaos.faults.corruption import DiskCorruption, MongoCorruption, RedisCorrup
 from chaos.faults.isolation import Disconnect, Pause
 from chaos.faults.ledger import Ledger, LedgerEntry
 from chaos.faults.network import Partition, Toxic
+from chaos.faults.pods import PodDelete
 from chaos.faults.process import BlastRadius, Kill, SystemFailure
 from chaos.faults.release import BadRelease
 
@@ -23,6 +24,7 @@ __all__ = [
     "MongoCorruption",
     "Partition",
     "Pause",
+    "PodDelete",
     "RedisCorruption",
     "SystemFailure",
     "Toxic",

@@ -1,8 +1,10 @@
 """Put things back after a crashed run: revert its faults from the ledger, then stop its processes.
 
 Faults go first: reverting a partition needs the Toxiproxy server that the
-process sweep would stop. The sweep covers the sandbox's processes and the
-Docker target's containers, networks and volumes (found by their labels). A fault that hit a target is rebuilt with that
+process sweep would stop. The sweep covers the sandbox's processes, the
+Docker target's containers, networks and volumes, and the Kubernetes target's
+namespaces on the clusters the targets file names (all found by their labels).
+A fault that hit a target is rebuilt with that
 target, found again from its ledger entry; when the target itself ended with
 the run, there is nothing to put back, and the report says so ("settled")
 instead of claiming a revert. Only what was verified is reported "reverted".
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from chaos.faults.base import fault_from_spec
 from chaos.targets.docker import sweep_orphan_runs
+from chaos.targets.kubernetes import sweep_orphan_namespaces
 from chaos.targets.reattach import Gone, reattach
 from chaos.targets.registry import sweep_orphans
 
@@ -75,4 +78,27 @@ def cleanup(ledger: Ledger, run_bases: list[Path], *, processes: bool = True) ->
         for base in run_bases:
             report.killed += sweep_orphans(base)
         report.killed += sweep_orphan_runs()
+        report.killed += _sweep_clusters()
     return report
+
+
+def _sweep_clusters() -> list[str]:
+    """The namespaces of dead runs on every cluster a kubernetes target of the targets file names."""
+    from chaos.errors import ConfigError
+    from chaos.targets.config import DEFAULT_TARGETS, load_target
+    from chaos.yamlfile import load_file
+
+    try:
+        entries = load_file(DEFAULT_TARGETS, "targets file").get("targets", {})
+    except (ConfigError, AttributeError):
+        return []
+    removed: list[str] = []
+    for name, entry in entries.items():
+        if isinstance(entry, dict) and entry.get("kind") == "kubernetes":
+            try:
+                settings = load_target(DEFAULT_TARGETS, name).kubernetes
+            except ConfigError:
+                continue
+            if settings is not None:
+                removed += sweep_orphan_namespaces(settings.kubeconfig, settings.context)
+    return removed

@@ -161,6 +161,10 @@ class Kill(_ProcessFault):
         which = f"{self.replicas} replica(s) of " if self.component == "app" else ""
         return f"{self.signal_name} to {which}{self.component} on {self.target_description}"
 
+    def replicas_hit(self) -> set[int]:
+        """The app replicas (by index) the fault took down."""
+        return {index for index in self.killed if index is not None}
+
     def _indices(self, total: int) -> list[int]:
         if self.replicas == "all":
             return list(range(total))

@@ -13,8 +13,10 @@ import pymongo
 import pymongo.errors
 import redis
 
+from chaos.errors import ComponentError
 from chaos.servers.process import ProcessSpec
 from chaos.tools import PROMETHEUS, REDIS_SERVER, TOXIPROXY_SERVER, find_mongo_server, find_tool
+from chaos.wait import wait_for
 
 __all__ = [
     "NOT_READY",
@@ -29,6 +31,7 @@ __all__ = [
     "prometheus_spec",
     "redis_ready",
     "redis_spec",
+    "switch_redis_persistence",
     "toxiproxy_ready",
     "toxiproxy_spec",
 ]
@@ -179,6 +182,28 @@ def mongo_ready(uri: str) -> bool:
     )
     try:
         return bool(client.admin.command("ping").get("ok"))
+    finally:
+        client.close()
+
+
+def switch_redis_persistence(url: str, mode: str, *, rewrite: bool) -> None:
+    """Switch the Redis at ``url`` to ``mode`` (none, aof, snapshot); ``rewrite``: also into its configuration
+    file, so a restart keeps it. Returns once a background rewrite of the append-only file has finished:
+    writes count as durable after that."""
+    if mode not in REDIS_PERSISTENCE:
+        raise ComponentError(f"Redis persistence {mode!r}: expected one of {', '.join(REDIS_PERSISTENCE)}")
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    try:
+        for key, value in REDIS_PERSISTENCE[mode].items():
+            client.config_set(key, value)
+        if rewrite:
+            client.config_rewrite()
+
+        def settled() -> bool:
+            info = client.info("persistence")
+            return not info["aof_rewrite_in_progress"] and not info["rdb_bgsave_in_progress"]
+
+        wait_for(settled, what="Redis to finish rewriting its append-only file", timeout=30)
     finally:
         client.close()
 

@@ -39,6 +39,7 @@ CAPABILITIES = {
     "pause": "freeze a component and thaw it (SIGSTOP and SIGCONT, or docker pause)",
     "network-disconnect": "take a component off its network and put it back, without a proxy",
     "log-tails": "the tail of each component's log",
+    "pods": "delete pods through the Kubernetes API and watch their controller replace them",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,10 +17,18 @@ from chaos.yamlfile import load_file
 if TYPE_CHECKING:
     from chaos.targets.base import Target
 
-__all__ = ["DEFAULT_TARGETS", "KINDS", "TargetConfig", "build_target", "capabilities_of", "load_target"]
+__all__ = [
+    "DEFAULT_TARGETS",
+    "KINDS",
+    "KubernetesSettings",
+    "TargetConfig",
+    "build_target",
+    "capabilities_of",
+    "load_target",
+]
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent.parent / "config" / "targets.yaml"
-KINDS = ("local", "docker")
+KINDS = ("local", "docker", "kubernetes")
 
 
 def capabilities_of(kind: str) -> frozenset[str]:
@@ -28,13 +37,18 @@ def capabilities_of(kind: str) -> frozenset[str]:
         from chaos.targets.docker import DockerTarget  # the targets import this module's users
 
         return DockerTarget.capabilities
+    if kind == "kubernetes":
+        from chaos.targets.kubernetes import KubernetesTarget
+
+        return KubernetesTarget.capabilities
     from chaos.targets.local import LocalTarget
 
     return LocalTarget.capabilities
 
 
 KEYS = ("kind", "drill_allowed", "replicas", "blast_radius", "redis_password_env", "probe_timeout", "images",
-        "backup_dir", "backup_keep_runs")  # fmt: skip
+        "backup_dir", "backup_keep_runs", "kubeconfig", "context", "namespace", "node_local")  # fmt: skip
+KUBERNETES_KEYS = ("kubeconfig", "context", "namespace", "node_local")
 DEFAULT_BACKUP_DIR = Path(".drill") / "backups"
 IMAGE_SETS = ("local", "upstream")  # chaos.targets.images
 MAX_PROBE_TIMEOUT_S = 60.0
@@ -55,6 +69,15 @@ class TargetConfig:
     images: str = "local"  # the Docker target's image set
     backup_dir: Path = DEFAULT_BACKUP_DIR  # where drills keep their backups: never under reports/
     backup_keep_runs: int = 3  # the runs whose backups are kept; older ones are removed
+    kubernetes: KubernetesSettings | None = None  # a kubernetes target's cluster, context and namespace
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    context: str
+    namespace: str  # each run installs into <namespace>-<run id>, and removes it after
+    kubeconfig: Path | None = None  # None: $KUBECONFIG, else ~/.kube/config
+    node_local: bool = False  # the drill runs on the cluster's only node: container pids, hostPath data, pause
 
 
 def _field(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -119,17 +142,45 @@ def load_target(path: Path, name: str) -> TargetConfig:
         images = _field(entry, "images", str, where)
         if images not in IMAGE_SETS:
             raise ConfigError(f"{where}.images: {images!r} is not an image set; sets: {', '.join(IMAGE_SETS)}")
+    kubernetes = _kubernetes(entry, kind, where)
     backup_dir = Path(_field(entry, "backup_dir", str, where)) if "backup_dir" in entry else DEFAULT_BACKUP_DIR
     keep = _field(entry, "backup_keep_runs", int, where) if "backup_keep_runs" in entry else 3
     if not 1 <= keep <= 1000:
         raise ConfigError(f"{where}.backup_keep_runs: {keep} is outside 1..1000")
     return TargetConfig(name, kind, _field(entry, "drill_allowed", bool, where), replicas,
                         BlastRadius(max_replicas, float(max_fraction)), path, password, probe_timeout,
-                        images, backup_dir, keep)  # fmt: skip
+                        images, backup_dir, keep, kubernetes)  # fmt: skip
+
+
+NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?")
+
+
+def _kubernetes(entry: dict[str, Any], kind: str, where: str) -> KubernetesSettings | None:
+    given = [key for key in KUBERNETES_KEYS if key in entry]
+    if kind != "kubernetes":
+        if given:
+            raise ConfigError(f"{where}.{given[0]}: only a kubernetes target has it")
+        return None
+    context = _field(entry, "context", str, where)
+    namespace = _field(entry, "namespace", str, where)
+    if not NAMESPACE.fullmatch(namespace):
+        raise ConfigError(f"{where}.namespace: {namespace!r} must be lower-case letters, digits and '-', at most "
+                          "40 characters (the run id is appended)")  # fmt: skip
+    kubeconfig = Path(_field(entry, "kubeconfig", str, where)).expanduser() if "kubeconfig" in entry else None
+    node_local = _field(entry, "node_local", bool, where) if "node_local" in entry else False
+    return KubernetesSettings(context, namespace, kubeconfig, node_local)
 
 
 def build_target(config: TargetConfig, *, workdir: Path, keep: bool = False) -> Target:
     """The target ``config`` describes, not started yet."""
+    if config.kind == "kubernetes":
+        from chaos.targets.kubernetes import KubernetesTarget
+
+        assert config.kubernetes is not None
+        settings = config.kubernetes
+        return KubernetesTarget(context=settings.context, namespace=settings.namespace,
+                                kubeconfig=settings.kubeconfig, replicas=config.replicas,
+                                node_local=settings.node_local, redis_password=config.redis_password)  # fmt: skip
     if config.kind == "docker":
         from chaos.targets.docker import DockerTarget
 

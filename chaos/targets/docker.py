@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import docker
 import docker.errors
-import redis
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
@@ -428,21 +427,7 @@ class DockerTarget:
 
     def set_redis_persistence(self, mode: str) -> None:
         """Switch Redis to ``mode`` and rewrite its configuration file, so a restart keeps it."""
-        if mode not in launch.REDIS_PERSISTENCE:
-            raise ComponentError(f"Redis persistence {mode!r}: expected one of {', '.join(launch.REDIS_PERSISTENCE)}")
-        client = redis.Redis.from_url(self.endpoints.redis_url, socket_timeout=10)
-        try:
-            for key, value in launch.REDIS_PERSISTENCE[mode].items():
-                client.config_set(key, value)
-            client.config_rewrite()
-
-            def settled() -> bool:
-                info = client.info("persistence")
-                return not info["aof_rewrite_in_progress"] and not info["rdb_bgsave_in_progress"]
-
-            wait_for(settled, what="Redis to finish rewriting its append-only file", timeout=30)
-        finally:
-            client.close()
+        launch.switch_redis_persistence(self.endpoints.redis_url, mode, rewrite=True)
 
     # -- capabilities -------------------------------------------------------
     def data_dir(self, component: str) -> Path:

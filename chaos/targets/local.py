@@ -17,8 +17,6 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-import redis
-
 from chaos.errors import ComponentError, StartupError, WaitTimeoutError
 from chaos.servers import launch, prometheus
 from chaos.servers.process import ManagedProcess, ProcessSpec
@@ -375,22 +373,8 @@ class LocalTarget:
 
     def set_redis_persistence(self, mode: str) -> None:
         """Switch the running Redis to ``mode`` (none, aof, snapshot); a restart keeps it."""
-        if mode not in launch.REDIS_PERSISTENCE:
-            raise ComponentError(f"Redis persistence {mode!r}: expected one of {', '.join(launch.REDIS_PERSISTENCE)}")
+        launch.switch_redis_persistence(self.endpoints.redis_url, mode, rewrite=False)
         self.redis_persistence = mode
-        client = redis.Redis.from_url(self.endpoints.redis_url, socket_timeout=10)
-        try:
-            for key, value in launch.REDIS_PERSISTENCE[mode].items():
-                client.config_set(key, value)
-
-            def settled() -> bool:
-                info = client.info("persistence")
-                return not info["aof_rewrite_in_progress"] and not info["rdb_bgsave_in_progress"]
-
-            # Turning the AOF on rewrites it in the background; writes count as durable after that.
-            wait_for(settled, what="Redis to finish rewriting its append-only file", timeout=30)
-        finally:
-            client.close()
 
     def data_dir(self, component: str) -> Path:
         """Where a data store keeps its data now."""

@@ -52,4 +52,7 @@ def reattach(locator: Mapping[str, Any] | None) -> Target | Gone:
     if kind == "docker":
         return Gone(f"the Docker run {locator.get('run')} ended with the runner that started it; its containers, "
                     "network and volumes are removed by their labels, not restarted")  # fmt: skip
+    if kind == "kubernetes":
+        return Gone(f"the Kubernetes run {locator.get('run')} ended with the runner that started it; its namespace "
+                    f"{locator.get('namespace')} is removed by its labels, not repaired")  # fmt: skip
     raise RevertError(f"the ledger entry names a target of unknown kind {kind!r}")

@@ -8,6 +8,9 @@
 #   scripts/k8s/cluster.sh status               which component runs (exit 0 all, 1 some, 3 none)
 #   scripts/k8s/cluster.sh down [--keep-logs]   stop everything and remove every trace
 #   scripts/k8s/cluster.sh env                  print exports for KUBECONFIG and PATH
+#   scripts/k8s/cluster.sh run [IMAGE...] -- CMD...
+#                                               up, run CMD, down (also when CMD fails
+#                                               or the script is interrupted); CMD's status
 #
 # Root only. State (certificates, etcd data, containerd root, kubelet root, logs)
 # lives under ${CHAOS_K8S_STATE:-/var/lib/chaos-drill/k8s}; `down` deletes it
@@ -293,6 +296,8 @@ podLogsDir: $STATE/pod-logs
 volumePluginDir: $STATE/kubelet-plugins/volume/exec
 resolvConf: /etc/resolv.conf
 clusterDomain: cluster.local
+# CoreDNS (scripts/k8s/coredns.sh), deployed by `up` at the Service IP below
+clusterDNS: [10.96.0.10]
 hairpinMode: hairpin-veth
 maxPods: 110
 # a drill node: no disk-pressure evictions or image GC on a small disk
@@ -347,6 +352,23 @@ load_images() {
             || die "loading $img failed: see $LOGS/images.log"
         say "images: $img loaded into the cluster's containerd in $(since "$t0") s"
     done
+}
+
+# --- cluster DNS -------------------------------------------------------------------
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+dns_ready() {
+    [[ "$(kubectl_admin -n kube-system get deployment coredns -o 'jsonpath={.status.readyReplicas}')" == 1 ]]
+}
+deploy_dns() {  # CoreDNS (scripts/k8s/coredns.sh build) at 10.96.0.10: pods find Services by name
+    local tar t0
+    tar="$(ls "$CACHE"/images/coredns-*.tar 2>/dev/null | sort -V | tail -n1)"
+    [[ -n "$tar" ]] || die "no CoreDNS image in $CACHE/images: run scripts/k8s/coredns.sh build"
+    t0="$(now)"
+    ctr_ images import "$tar" >>"$LOGS/images.log" 2>&1 || die "importing $tar failed: see $LOGS/images.log"
+    bash "$HERE/coredns.sh" manifest | kubectl_admin apply -f - >>"$LOGS/dns.log" 2>&1 \
+        || die "applying the CoreDNS manifest failed: see $LOGS/dns.log"
+    wait_for 90 "CoreDNS" dns_ready || die "CoreDNS not Ready after 90 s: kubectl -n kube-system describe pods"
+    say "dns: CoreDNS Ready at 10.96.0.10 in $(since "$t0") s"
 }
 
 # --- up ---------------------------------------------------------------------------
@@ -487,6 +509,7 @@ do_up() {
     wait_for 120 node node_ready || die "node $NODE_NAME not Ready after 120 s: see $LOGS/kubelet.log"
     trap - EXIT
     say "node $NODE_NAME Ready $(since "$t0") s after the kubelet started ($(since "$t_up") s after up began)"
+    deploy_dns
     (($#)) && load_images "$@"
     say "cluster up: export KUBECONFIG=$ADMIN_KUBECONFIG (context $CONTEXT); kubectl is $BIN/kubectl"
 }
@@ -743,5 +766,18 @@ case "$cmd" in
     status) do_status ;;
     load-images) (($#)) || die "usage: $0 load-images IMAGE..."; load_images "$@" ;;
     env) do_env ;;
-    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+    run)
+        images=()
+        while (($#)) && [[ "$1" != -- ]]; do images+=("$1"); shift; done
+        [[ "${1:-}" == -- && $# -gt 1 ]] || die "usage: $0 run [IMAGE...] -- CMD..."
+        shift
+        (do_up "${images[@]}") || { say "up failed: tearing down what it started"; do_down 0 || true; exit 1; }
+        trap 'do_down 0 >/dev/null 2>&1 || true; say "down: done"' EXIT
+        trap 'exit 130' INT TERM
+        eval "$(do_env)"
+        status=0
+        "$@" || status=$?
+        exit "$status"
+        ;;
+    *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac

@@ -1,0 +1,160 @@
+"""The Kubernetes target on a real cluster (`make cluster-up`): the chart installed, pods deleted and replaced,
+containers killed and restarted in place, a bad release rolled back, every workload deleted and rebuilt,
+and a killed runner's namespace removed by `drill cleanup`.
+
+Skipped when no cluster answers, except in CI (``CI`` set), where the cluster is part of the job.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from chaos.faults import Ledger, PodDelete
+from chaos.faults.process import Kill
+from chaos.targets.config import DEFAULT_TARGETS, build_target, load_target
+from chaos.targets.kubernetes import LABEL_TOOL, TOOL, KubernetesTarget
+from chaos.wait import wait_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.integration
+ROOT = DEFAULT_TARGETS.parent.parent
+
+
+def _cluster_answers() -> bool:
+    settings = load_target(DEFAULT_TARGETS, "kubernetes").kubernetes
+    assert settings is not None
+    assert settings.kubeconfig is not None
+    if not settings.kubeconfig.is_file():
+        return False
+    done = subprocess.run([sys.executable, "-c", "import httpx,ssl; httpx.get('https://127.0.0.1:6443/livez', "
+                           "verify=False, timeout=3)"], capture_output=True, check=False)  # fmt: skip
+    return done.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def cluster() -> None:
+    if not _cluster_answers():
+        if os.environ.get("CI"):
+            pytest.fail("CI runs the Kubernetes tests, but no cluster answers: `make cluster-up` first")
+        pytest.skip("no local cluster answers (make cluster-up)")
+
+
+@pytest.fixture
+def k8s(cluster: None, tmp_path: Path) -> Iterator[KubernetesTarget]:
+    target = build_target(load_target(DEFAULT_TARGETS, "kubernetes"), workdir=tmp_path)
+    assert isinstance(target, KubernetesTarget)
+    target.start()
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_deleted_pod_is_replaced_and_its_replica_answers_again(k8s: KubernetesTarget, tmp_path: Path) -> None:
+    before = k8s.pod_uids("app")
+    assert sorted(before) == ["app-0", "app-1", "app-2"]
+    since = time.time()
+    with PodDelete(k8s, "app", replicas=1, ledger=Ledger(tmp_path / "ledger")) as fault:
+        assert fault.deleted == {"app-1": before["app-1"]}
+        assert before["app-1"] not in k8s.pods_present()  # observed gone from the API
+    after = k8s.pod_uids("app")  # the revert waited for a new running pod in the slot
+    assert after["app-1"] != before["app-1"]
+    assert after["app-0"] == before["app-0"]
+    wait_for(lambda: _healthy(k8s.endpoints.apps[1]), what="app-1 to answer through its relay", timeout=30)
+    events = [(e.name, e.replica) for e in k8s.platform_events() if e.wall >= since and e.component == "app"]
+    for name in ("deleted", "gone", "created", "scheduled", "started"):
+        assert (name, "app-1") in events, events
+    wait_for(lambda: ("ready", "app-1") in [(e.name, e.replica) for e in k8s.platform_events() if e.wall >= since],
+             what="the replacement's Ready from the watch", timeout=30)  # fmt: skip
+    names = [e.name for e in k8s.platform_events() if e.wall >= since]
+    assert names.index("deleted") < names.index("scheduled") < names.index("started") < names.index("ready")
+
+
+def test_a_killed_container_restarts_in_its_pod(k8s: KubernetesTarget, tmp_path: Path) -> None:
+    uids = k8s.pod_uids("app")
+    [row] = [row for row in k8s.status() if row.name == "app-0"]
+    assert row.pid is not None
+    assert row.restarts == 0
+    with Kill(k8s, "app", replicas=0, ledger=Ledger(tmp_path / "ledger")):
+        pass  # the revert waits for the replica under a new pid
+    [after] = [row for row in k8s.status() if row.name == "app-0"]
+    assert after.pid != row.pid
+    assert after.restarts == 1
+    assert k8s.pod_uids("app") == uids  # the same pods: restarted in place
+    assert any(e.name == "restarted" and e.replica == "app-0" for e in k8s.platform_events())
+    wait_for(lambda: _healthy(k8s.endpoints.apps[0]), what="app-0 to answer again", timeout=30)
+
+
+def test_a_crashing_release_is_rolled_back_with_helm(k8s: KubernetesTarget) -> None:
+    k8s.deploy("1.1.0", "crash")
+
+    def crash_looping() -> bool:
+        rows = [row for row in k8s.status() if row.component == "app"]
+        return len(rows) == 3 and all(row.restarts >= 1 for row in rows)
+
+    wait_for(crash_looping, what="every replica of 1.1.0 to crash", timeout=60)
+    assert not any(_healthy(url) for url in k8s.endpoints.apps)
+    assert k8s.rollback() == "1.0.0"
+    for url in k8s.endpoints.apps:
+        assert httpx.get(f"{url}/health", timeout=2).status_code == 200
+        assert 'version="1.0.0"' in httpx.get(f"{url}/metrics", timeout=2).text
+
+
+def test_every_workload_deleted_and_rebuilt(k8s: KubernetesTarget) -> None:
+    killed = k8s.kill_all()
+    assert set(killed) == {"app", "mongodb", "redis", "toxiproxy", "prometheus"}
+    wait_for(lambda: not k8s.pods_present(), what="every pod of the release to go", timeout=60)
+    assert not any(row.running for row in k8s.status())
+    for component in ("toxiproxy", "prometheus", "redis"):
+        k8s.start_component(component)
+    k8s.start_component("mongodb", fresh_data=True)
+    k8s.scale("app", 3)
+    assert all(_healthy(url) for url in k8s.endpoints.apps)
+
+
+def test_cleanup_removes_the_namespace_of_a_killed_runner(cluster: None, tmp_path: Path) -> None:
+    from kubernetes import client, config
+
+    script = ("from pathlib import Path\nfrom chaos.targets.config import DEFAULT_TARGETS, build_target, load_target\n"
+              "t = build_target(load_target(DEFAULT_TARGETS, 'kubernetes'), workdir=Path('.'))\n"
+              "t.start()\nprint(t.namespace, flush=True)\nimport time\ntime.sleep(600)\n")  # fmt: skip
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT) as runner:
+        try:
+            assert runner.stdout is not None
+            namespace = runner.stdout.readline().strip()
+            assert namespace.startswith("chaos-drill-")
+        finally:
+            runner.send_signal(signal.SIGKILL)
+            runner.wait()
+    settings = load_target(DEFAULT_TARGETS, "kubernetes").kubernetes
+    assert settings is not None
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(settings.kubeconfig),
+                                                          context=settings.context))  # fmt: skip
+    assert namespace in {ns.metadata.name for ns in core.list_namespace(label_selector=f"{LABEL_TOOL}={TOOL}").items}
+    done = subprocess.run([sys.executable, "-m", "chaos.cli", "cleanup", "--ledger-dir", str(tmp_path / "ledger")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"namespace {namespace}" in done.stdout
+
+    def gone() -> bool:
+        return namespace not in {ns.metadata.name for ns in core.list_namespace().items}
+
+    wait_for(gone, what=f"namespace {namespace} to be removed", timeout=120)
