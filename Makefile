@@ -5,14 +5,18 @@ PYTHON := .venv/bin/python
 ALLURE := .tools/node/node_modules/.bin/allure
 PYTEST_FLAGS ?=
 TARGET ?= sandbox
-SETUP_FLAGS := $(if $(filter docker,$(TARGET)),--docker,)
+SETUP_FLAGS := $(if $(filter docker,$(TARGET)),--docker,)$(if $(filter kubernetes,$(TARGET)),--kubernetes,)
+# The local image set, loaded into the local cluster's containerd by `make cluster-up`.
+CLUSTER_IMAGES := chaos-drill/calendar-assistant:1.0.0 chaos-drill/ferretdb:latest chaos-drill/redis:latest \
+	chaos-drill/toxiproxy:latest chaos-drill/prometheus:latest
 
-.PHONY: setup drill report test lint clean
+.PHONY: setup drill report test test-kubernetes lint clean cluster-up cluster-down
 
 setup:
 	bash scripts/setup.sh
 
-## Every drill against the embedded sandbox (TARGET=docker: on containers), then the Allure HTML report.
+## Every drill against the embedded sandbox (TARGET=docker: on containers; TARGET=kubernetes: on the local
+## cluster, `make cluster-up` first), then the Allure HTML report.
 drill:
 	bash scripts/setup.sh --report $(SETUP_FLAGS)
 	rm -rf reports/allure-results
@@ -28,13 +32,28 @@ report:
 		&& echo "HTML report: $(CURDIR)/reports/allure-report/index.html" \
 		&& echo "compliance report: $(CURDIR)/reports/latest/compliance.html"
 
-## The framework's own tests (unit and on real servers), the drills on the sandbox and on Docker, the linters.
+## The framework's own tests (unit and on real servers), the drills on the sandbox, on Docker and on a local
+## Kubernetes cluster (started for them and torn down after), the linters.
 test:
-	bash scripts/setup.sh --report --docker
+	bash scripts/setup.sh --report --docker --kubernetes
 	$(MAKE) --no-print-directory lint
-	$(PYTHON) -m pytest $(PYTEST_FLAGS)
+	$(PYTHON) -m pytest -m "not kubernetes" $(PYTEST_FLAGS)
 	$(PYTHON) -m chaos.cli run -m drill --target=docker
 	$(PYTHON) bench/outage_truth.py --check --outages 2 --quiet 10
+	bash scripts/k8s/cluster.sh run $(CLUSTER_IMAGES) -- $(MAKE) --no-print-directory test-kubernetes
+
+## On a running local cluster: the Kubernetes target's tests and every drill on it.
+test-kubernetes:
+	$(PYTHON) -m pytest -m kubernetes $(PYTEST_FLAGS)
+	$(PYTHON) -m chaos.cli run -m drill --target=kubernetes
+
+## A local single-node Kubernetes cluster (built from the Go module proxy) with the local images loaded.
+cluster-up:
+	bash scripts/setup.sh --kubernetes
+	bash scripts/k8s/cluster.sh up $(CLUSTER_IMAGES)
+
+cluster-down:
+	bash scripts/k8s/cluster.sh down
 
 lint:
 	.venv/bin/ruff check .

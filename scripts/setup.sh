@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the drills and tests need, idempotently: a second run
-# only checks and returns in seconds. Usage: scripts/setup.sh [--report] [--docker]
-#   --report   also install the Allure 3 HTML renderer (npm package "allure").
-#   --docker   also a Docker engine (docker.io, started by hand as root when none
-#              answers) and the Docker target's local images (built once, by content).
+# only checks and returns in seconds. Usage: scripts/setup.sh [--report] [--docker] [--kubernetes]
+#   --report      also install the Allure 3 HTML renderer (npm package "allure").
+#   --docker      also a Docker engine (docker.io, started by hand as root when none
+#                 answers) and the Docker target's local images (built once, by content).
+#   --kubernetes  also (implies --docker) the local cluster's binaries and CoreDNS, built from
+#                 the Go module proxy into a cache outside the checkout (scripts/k8s/build.sh,
+#                 scripts/k8s/coredns.sh build; about 17 minutes the first time on 2 cores).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,11 +23,13 @@ die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 
 want_report=0
 want_docker=0
+want_kubernetes=0
 for arg in "$@"; do
     case "$arg" in
         --report) want_report=1 ;;
         --docker) want_docker=1 ;;
-        *) die "unknown option $arg (expected --report, --docker)" ;;
+        --kubernetes) want_kubernetes=1; want_docker=1 ;;
+        *) die "unknown option $arg (expected --report, --docker, --kubernetes)" ;;
     esac
 done
 mkdir -p "$BIN"
@@ -142,5 +147,12 @@ if (( want_docker )); then
     fi
     say "docker: building the local images that are missing (cached by content)"
     "$VENV/bin/python" -m chaos.cli images build || die "docker: building the local images failed (see above)"
+fi
+
+# --- the local Kubernetes cluster's binaries (the kubernetes target) ---------
+if (( want_kubernetes )); then
+    say "kubernetes: building the cluster's binaries that are missing (cache: \${CHAOS_K8S_CACHE:-/var/cache/chaos-drill})"
+    bash "$ROOT/scripts/k8s/build.sh" || die "kubernetes: scripts/k8s/build.sh failed (see above)"
+    bash "$ROOT/scripts/k8s/coredns.sh" build || die "kubernetes: scripts/k8s/coredns.sh build failed (see above)"
 fi
 say "setup complete"

@@ -16,7 +16,7 @@ helm. With ``node_local`` (the drill runs on the cluster's only node, as with
 `scripts/k8s/cluster.sh`), a kill is a signal to the container's main process on
 this host, so the kubelet restarts the container in place (its restart count goes
 up), a pause freezes the container through containerd, and a store's data lives
-in a hostPath directory whose files a drill can corrupt.
+in a hostPath directory on this host (emptied when MongoDB is to start afresh).
 
 What Kubernetes itself did (pod created, scheduled, container started, Ready,
 restarted, deleted) is watched and kept as platform events, timed when the watch
@@ -120,7 +120,9 @@ class KubernetesTarget:
     """Install, break and repair the Calendar Assistant on a Kubernetes cluster, in a namespace of its own."""
 
     kind = "kubernetes"
-    capabilities = frozenset({"releases", "log-tails", "pods", "data-files", "pause"})
+    # Not "data-files": a stopped store's pod is started again by its StatefulSet, so the files of a stopped
+    # server are never there to corrupt. Not "network-disconnect": the pod network has no switch to pull.
+    capabilities = frozenset({"releases", "log-tails", "pods", "pause"})
 
     def __init__(
         self,
@@ -143,7 +145,7 @@ class KubernetesTarget:
         self.namespace = f"{namespace}-{self.run_id}"[:63]
         self.description = f"Kubernetes namespace {self.namespace} (context {context})"
         if not node_local:
-            self.capabilities = frozenset(self.capabilities - {"data-files", "pause"})
+            self.capabilities = frozenset(self.capabilities - {"pause"})
         owner = os.getpid()
         self.labels = {LABEL_TOOL: TOOL, LABEL_RUN: self.run_id}
         # An annotation: a label value cannot hold the owner's "pid:start ticks".
@@ -506,8 +508,7 @@ class KubernetesTarget:
     def _wipe(self, component: str) -> None:
         """Empty a store's data: its hostPath directory on this node, or its claim."""
         if self.node_local:
-            directory = self.data_dir(component)
-            shutil.rmtree(directory, ignore_errors=True)
+            shutil.rmtree(self.data_dir(component), ignore_errors=True)
             return
         with contextlib.suppress(Exception):
             self._core.delete_namespaced_persistent_volume_claim(f"data-{RELEASE}-{component}-0", self.namespace)
@@ -612,9 +613,13 @@ class KubernetesTarget:
                     yield component, pod
 
     def status(self) -> list[ReplicaStatus]:
+        """A row per pod; a store with no pod (scaled to zero, or its workload deleted) is a row not running."""
         rows = []
         for component in ("mongodb", "redis", "toxiproxy", "prometheus", "app"):
-            for name, pod in list(self._rows(component)):
+            pods = list(self._rows(component))
+            if not pods and component != "app":
+                rows.append(ReplicaStatus(component, component, None, False))
+            for name, pod in pods:
                 pid = self._pid(pod)
                 alive = pod.running and (pid is None or pid_alive(pid)) if self.node_local else pod.running
                 rows.append(ReplicaStatus(component, name, pid, alive and (pid is not None or not self.node_local),
@@ -646,6 +651,9 @@ class KubernetesTarget:
 
     # -- capabilities -------------------------------------------------------
     def data_dir(self, component: str) -> Path:
+        """Where a store keeps its data: its hostPath directory on this node (a restore writes Redis's there).
+
+        Its files are not offered for corruption (``data_files``): the StatefulSet restarts a stopped store."""
         if not self.node_local:
             unsupported(self, "data-files")
         if component not in ("mongodb", "redis"):
@@ -653,8 +661,7 @@ class KubernetesTarget:
         return HOST_PATH_ROOT / self.namespace / f"{RELEASE}-{component}"
 
     def data_files(self, component: str) -> list[Path]:
-        directory = self.data_dir(component)
-        return sorted(path for path in directory.rglob("*") if path.is_file() and path.stat().st_size > 0)
+        unsupported(self, "data-files")
 
     @property
     def release(self) -> dict[str, str]:

@@ -60,6 +60,8 @@ class Relay:
             _close(client)
             return
         upstream.settimeout(None)
+        for sock in (client, upstream):  # pass each write on at once, as a port-forward does (no Nagle delay)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             if self._closed:
                 _close(client, upstream)
