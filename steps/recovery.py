@@ -166,11 +166,13 @@ def redis_restarted(target: Target, drill: DrillRecord, seconds: float) -> None:
 
 
 @when(planned(FULL_BACKUP, lambda a, c: "BACKUP backup-all: MongoDB (raw BSON + manifest), Redis (RDB over SYNC), "
-                                        "configuration with encrypted secrets"),
+                                        "configuration with encrypted secrets (on Kubernetes: with the namespace's "
+                                        "objects)"),
       target_fixture="full_backup")  # fmt: skip
 def every_backup_taken(target: Target, drill: DrillRecord, backup_store: BackupStore) -> Path:
     output = _in_store(backup_store, drill, "backup-all")
-    backup_all(target.endpoints, output, key=drill_key())
+    resources = target.resources() if "resources" in target.capabilities else None  # type: ignore[attr-defined]
+    backup_all(target.endpoints, output, key=drill_key(), resources=resources)
     drill.timeline.mark("backup_taken", backup="backup-all")
     return output
 

@@ -5,6 +5,10 @@ settings (replicas, the database and cache it connects to) and the Toxiproxy
 links. Any value whose key names a secret — uri, url, password, secret, token,
 key — is encrypted with the Fernet key in ``DRILL_BACKUP_KEY`` and never
 written in clear; a backup without that key is refused.
+
+On Kubernetes it also holds the namespace's own objects (``resources.yaml``, the
+plan's `kubectl get all,secrets -o yaml`): every value of a Secret's ``data`` is
+encrypted the same way, and ``load_resources`` gives them back to be applied.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import yaml
 from cryptography.fernet import Fernet, InvalidToken
 
 from chaos.config import DEFAULT_BUDGETS
@@ -29,11 +34,12 @@ if TYPE_CHECKING:
 
     from chaos.targets.base import Endpoints
 
-__all__ = ["KEY_VARIABLE", "backup_config", "new_key", "verify_config"]
+__all__ = ["KEY_VARIABLE", "backup_config", "load_resources", "new_key", "verify_config"]
 
 KEY_VARIABLE = "DRILL_BACKUP_KEY"
 SECRET_KEY = re.compile(r"(uri|url|password|secret|token|key)s?$", re.IGNORECASE)
 MANIFEST = "manifest.json"
+RESOURCES = "resources.yaml"
 
 
 def new_key() -> str:
@@ -80,8 +86,28 @@ def _collect(endpoints: Endpoints) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def backup_config(endpoints: Endpoints, output: Path, *, key: str | None = None) -> dict[str, Any]:
-    """Write the configuration to ``output`` (created; must be empty); returns the manifest."""
+def _seal_resources(objects: list[dict[str, Any]], fernet: Fernet, secrets: list[str]) -> list[dict[str, Any]]:
+    """The objects with every value of each Secret's ``data`` and ``stringData`` encrypted."""
+    sealed = []
+    for obj in objects:
+        obj = dict(obj)
+        if obj.get("kind") == "Secret":
+            name = obj.get("metadata", {}).get("name", "?")
+            for field in ("data", "stringData"):
+                values = obj.get(field) or {}
+                obj[field] = {item: {"encrypted": fernet.encrypt(json.dumps(value).encode()).decode()}
+                              for item, value in values.items()}  # fmt: skip
+                secrets += [f"{RESOURCES}: Secret {name} {field}.{item}" for item in values]
+        sealed.append(obj)
+    return sealed
+
+
+def backup_config(
+    endpoints: Endpoints, output: Path, *, key: str | None = None, resources: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Write the configuration to ``output`` (created; must be empty); returns the manifest.
+
+    ``resources``: the deployment's own objects (Kubernetes), kept with their secrets encrypted."""
     fernet = _fernet(key)
     with new_output_dir(output):
         secrets: list[str] = []
@@ -90,6 +116,8 @@ def backup_config(endpoints: Endpoints, output: Path, *, key: str | None = None)
             "budgets.yaml": DEFAULT_BUDGETS.read_text(),
             "targets.yaml": DEFAULT_TARGETS.read_text(),
         }
+        if resources is not None:
+            files[RESOURCES] = yaml.safe_dump_all(_seal_resources(resources, fernet, secrets), sort_keys=False)
         manifest: dict[str, Any] = {"created_at": time.time(), "secrets": secrets, "files": {}}
         for name, text in files.items():
             (output / name).write_text(text)
@@ -122,6 +150,8 @@ def verify_config(backup_dir: Path, *, key: str | None = None) -> dict[str, Any]
         if sha256_file(file) != expected:
             raise BackupVerificationError(f"{file}: SHA-256 differs from the manifest; the file was changed")
     tokens = _encrypted_values(json.loads((backup_dir / "environment.json").read_text()))
+    if RESOURCES in manifest["files"]:
+        tokens += _encrypted_values(_read_resources(backup_dir))
     if len(tokens) != len(manifest["secrets"]):
         raise BackupVerificationError(f"{backup_dir / 'environment.json'}: {len(tokens)} encrypted values, "
                                       f"manifest lists {len(manifest['secrets'])} secrets")  # fmt: skip
@@ -134,3 +164,29 @@ def verify_config(backup_dir: Path, *, key: str | None = None) -> dict[str, Any]
                 f"{backup_dir / 'environment.json'}: a secret does not decrypt with {KEY_VARIABLE}"
             ) from None
     return manifest
+
+
+def _read_resources(backup_dir: Path) -> list[dict[str, Any]]:
+    path = backup_dir / RESOURCES
+    try:
+        objects = list(yaml.safe_load_all(path.read_text()))
+    except (OSError, yaml.YAMLError) as exc:
+        raise BackupVerificationError(f"{path}: unreadable: {exc}") from None
+    if not all(isinstance(obj, dict) and obj.get("kind") and isinstance(obj.get("metadata"), dict) for obj in objects):
+        raise BackupVerificationError(f"{path}: not a list of Kubernetes objects")
+    return objects
+
+
+def load_resources(backup_dir: Path, *, key: str | None = None) -> list[dict[str, Any]]:
+    """The deployment's objects of a verified configuration backup, their secrets decrypted: ready to apply."""
+    manifest = verify_config(backup_dir, key=key)
+    if RESOURCES not in manifest["files"]:
+        raise BackupVerificationError(f"{backup_dir}: this configuration backup holds no Kubernetes resources")
+    fernet = _fernet(key)
+    objects = _read_resources(backup_dir)
+    for obj in objects:
+        if obj["kind"] == "Secret":
+            for field in ("data", "stringData"):
+                obj[field] = {item: json.loads(fernet.decrypt(value["encrypted"].encode()))
+                              for item, value in (obj.get(field) or {}).items()}  # fmt: skip
+    return objects

@@ -16,14 +16,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import bson
 import pymongo
 import redis
 
 from chaos.errors import BackupError, BackupVerificationError
-from chaos.recovery.config_backup import backup_config, verify_config
+from chaos.recovery.config_backup import backup_config, load_resources, verify_config
 from chaos.recovery.connectivity import check_connectivity
 from chaos.recovery.files import new_output_dir
 from chaos.recovery.integrity import verify_data_integrity
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from chaos.measure.timeline import Timeline
     from chaos.report.record import RecoveryStep
     from chaos.targets.base import Endpoints, Target
+    from chaos.targets.kubernetes import KubernetesTarget
 
 __all__ = [
     "Check",
@@ -65,13 +66,16 @@ class Check:
         return not self.problems
 
 
-def backup_all(endpoints: Endpoints, output: Path, *, key: str | None = None) -> dict[str, Any]:
-    """MongoDB, Redis and the configuration into ``output/<part>``, with a manifest over all three."""
+def backup_all(
+    endpoints: Endpoints, output: Path, *, key: str | None = None, resources: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """MongoDB, Redis and the configuration into ``output/<part>``, with a manifest over all three;
+    ``resources``: the deployment's Kubernetes objects, kept in the configuration part."""
     started = time.time()
     with new_output_dir(output):
         mongo = backup_mongodb(endpoints.mongodb_uri, endpoints.database, output / "mongodb")
         cache = backup_redis(endpoints.redis_url, output / "redis")
-        backup_config(endpoints, output / "config", key=key)
+        backup_config(endpoints, output / "config", key=key, resources=resources)
         manifest = {"created_at": started, "finished_at": time.time(), "parts": list(PARTS),
                     "mongodb": {name: entry["count"] for name, entry in mongo.collections.items()},
                     "redis": {"keys": cache.keys}}  # fmt: skip
@@ -173,6 +177,10 @@ def recover_all(
 
     try:
         runbook.step("verify the backups", verified)
+        if "resources" in target.capabilities:  # Kubernetes: the namespace and its objects, as backed up
+            runbook.step("restore the deployment's resources from the configuration backup (kubectl apply)",
+                         lambda: cast("KubernetesTarget", target).restore_resources(
+                             load_resources(backup_dir / "config", key=key)))  # fmt: skip
         runbook.step("restore infrastructure: start what is down", lambda: ensure_infrastructure(target))
         runbook.step("scale app to 0", lambda: target.scale("app", 0))
         runbook.step("start MongoDB on an empty data directory if it is down", lambda: ensure_mongodb(target))

@@ -40,6 +40,7 @@ CAPABILITIES = {
     "network-disconnect": "take a component off its network and put it back, without a proxy",
     "log-tails": "the tail of each component's log",
     "pods": "delete pods through the Kubernetes API and watch their controller replace them",
+    "resources": "back up the deployment's own objects (Kubernetes) and create them again from the backup",
 }
 
 

@@ -26,6 +26,7 @@ delivered them: the API's own timestamps have one-second resolution.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import os
 import shutil
@@ -110,10 +111,24 @@ def _pod_state(pod: Any) -> _Pod:
 
 
 def _clean_manifest(obj: dict[str, Any]) -> dict[str, Any]:
-    """A workload as read from the API, made fit to create again: no status, uid or version."""
+    """An object as read from the API, made fit to create again: no status, uid, version or cluster IP
+    (a Service keeps its node ports, so the drill reaches it where it did; a headless one stays headless)."""
     metadata = obj.get("metadata", {})
     keep = {key: metadata[key] for key in ("name", "labels", "annotations") if key in metadata}
-    return {**{key: value for key, value in obj.items() if key not in ("status", "metadata")}, "metadata": keep}
+    clean = {**{key: value for key, value in obj.items() if key not in ("status", "metadata")}, "metadata": keep}
+    if obj.get("kind") == "Service":
+        spec = dict(clean["spec"])
+        if spec.get("clusterIP") != "None":  # a headless Service stays headless; another gets a new address
+            spec.pop("clusterIP", None)
+            spec.pop("clusterIPs", None)
+        if spec.get("type") != "NodePort":
+            spec["ports"] = [{k: v for k, v in port.items() if k != "nodePort"} for port in spec.get("ports", [])]
+        clean["spec"] = spec
+    return clean
+
+
+KINDS = ("Secret", "ConfigMap", "Service", "StatefulSet", "Deployment")  # in the order they are created again
+NOT_OURS = {"kube-root-ca.crt"}  # made by Kubernetes in every namespace
 
 
 class KubernetesTarget:
@@ -122,7 +137,7 @@ class KubernetesTarget:
     kind = "kubernetes"
     # Not "data-files": a stopped store's pod is started again by its StatefulSet, so the files of a stopped
     # server are never there to corrupt. Not "network-disconnect": the pod network has no switch to pull.
-    capabilities = frozenset({"releases", "log-tails", "pods", "pause"})
+    capabilities = frozenset({"releases", "log-tails", "pods", "pause", "resources"})
 
     def __init__(
         self,
@@ -160,7 +175,7 @@ class KubernetesTarget:
         self._held: dict[str, int] = {}  # app pod -> the replica index it held last
         self._relays: list[Relay] = []
         self._apps = 0
-        self._manifests: dict[str, dict[str, Any]] = {}  # component -> its workload as installed
+        self._installed: list[dict[str, Any]] = []  # the namespace's objects as installed
         self._releases: list[dict[str, str]] = [{"version": "1.0.0", "defect": ""}]
         self._events: list[PlatformEvent] = []
         self._watch: Any = None
@@ -262,8 +277,7 @@ class KubernetesTarget:
             for component in ("mongodb", "redis", "toxiproxy", "prometheus"):
                 self._await_component(component)
             self._await_apps(self.initial_replicas)
-            for component, kind in WORKLOADS.items():
-                self._manifests[component] = self._read_workload(component, kind)
+            self._installed = self.resources()
         except BaseException:
             self.close()
             raise
@@ -412,12 +426,63 @@ class KubernetesTarget:
     def _workload_name(self, component: str) -> str:
         return f"{RELEASE}-{component}"
 
-    def _read_workload(self, component: str, kind: str) -> dict[str, Any]:
-        read = (self._apps_api.read_namespaced_deployment if kind == "Deployment"
-                else self._apps_api.read_namespaced_stateful_set)  # fmt: skip
-        obj = read(self._workload_name(component), self.namespace)
-        data: dict[str, Any] = self._api.sanitize_for_serialization(obj)
-        return _clean_manifest(data)
+    def resources(self) -> list[dict[str, Any]]:
+        """The namespace's objects, as `kubectl get all,secrets -o yaml` shows them, made fit to create again."""
+        listings: list[tuple[str, str, Callable[..., Any]]] = [
+            ("v1", "Secret", self._core.list_namespaced_secret),
+            ("v1", "ConfigMap", self._core.list_namespaced_config_map),
+            ("v1", "Service", self._core.list_namespaced_service),
+            ("apps/v1", "StatefulSet", self._apps_api.list_namespaced_stateful_set),
+            ("apps/v1", "Deployment", self._apps_api.list_namespaced_deployment),
+        ]
+        objects = []
+        for version, kind, listing in listings:
+            for item in listing(self.namespace).items:
+                if item.metadata.name in NOT_OURS:
+                    continue
+                data: dict[str, Any] = self._api.sanitize_for_serialization(item)
+                objects.append(_clean_manifest({**data, "apiVersion": version, "kind": kind}))
+        return objects
+
+    def restore_resources(self, objects: list[dict[str, Any]]) -> str:
+        """`kubectl apply` of a configuration backup: the namespace, and each of its objects that is missing,
+        created again; returns when each store created again answers. The app's Deployment comes back with
+        no replica: the plan deploys the app last."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        create: dict[str, Callable[..., Any]] = {
+            "Secret": self._core.create_namespaced_secret,
+            "ConfigMap": self._core.create_namespaced_config_map,
+            "Service": self._core.create_namespaced_service,
+            "StatefulSet": self._apps_api.create_namespaced_stateful_set,
+            "Deployment": self._apps_api.create_namespaced_deployment,
+        }
+        unknown = sorted({str(obj.get("kind")) for obj in objects} - set(create))
+        if unknown:
+            raise ComponentError(f"restore resources: kinds {unknown} are not restored; the backup is not ours")
+        created = []
+        try:
+            self._core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+                name=self.namespace, labels=self.labels, annotations=self.annotations)))  # fmt: skip
+            created.append(f"Namespace/{self.namespace}")
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        for obj in sorted(objects, key=lambda o: KINDS.index(o["kind"])):
+            body = copy.deepcopy(obj)
+            if obj["kind"] == "Deployment" and obj["metadata"]["name"] == self._workload_name("app"):
+                body["spec"]["replicas"] = 0
+            try:
+                create[obj["kind"]](self.namespace, body)
+                created.append(f"{obj['kind']}/{obj['metadata']['name']}")
+            except ApiException as exc:
+                if exc.status != 409:  # one there already is left as it is
+                    raise
+        for component, kind in WORKLOADS.items():  # `kubectl rollout status` of each store created again
+            if component != "app" and f"{kind}/{self._workload_name(component)}" in created:
+                self._await_component(component)
+        return f"created {len(created)} objects: {', '.join(created)}" if created else "every object was there"
 
     def _exists(self, component: str) -> bool:
         from kubernetes.client.exceptions import ApiException
@@ -440,12 +505,7 @@ class KubernetesTarget:
         if not self._exists(component):
             if replicas == 0:
                 return
-            manifest = {**self._manifests[component]}
-            manifest["spec"] = {**manifest["spec"], "replicas": replicas}
-            create = (self._apps_api.create_namespaced_deployment if kind == "Deployment"
-                      else self._apps_api.create_namespaced_stateful_set)  # fmt: skip
-            create(self.namespace, manifest)
-            return
+            self.restore_resources(self._installed)  # what is missing, as installed
         patch = (self._apps_api.patch_namespaced_deployment_scale if kind == "Deployment"
                  else self._apps_api.patch_namespaced_stateful_set_scale)  # fmt: skip
         patch(self._workload_name(component), self.namespace, body)
@@ -535,29 +595,16 @@ class KubernetesTarget:
         self._await_apps(replicas)
 
     def kill_all(self, sig: int = signal.SIGKILL) -> dict[str, list[int]]:
-        """The namespace's workloads deleted at once, their pods with no grace: nothing comes back on its own.
+        """The whole namespace deleted, its pods with no grace: nothing comes back on its own, and only a
+        configuration backup (or the drill's copy of what it installed) builds it again.
 
         Returns the main process of each container, on this node, where known.
         """
-        from kubernetes.client.exceptions import ApiException
-
         killed: dict[str, list[int]] = {}
         for row in self.status():
             killed.setdefault(row.component, []).extend([row.pid] if row.pid else [])
-        for component, kind in WORKLOADS.items():
-            delete = (self._apps_api.delete_namespaced_deployment if kind == "Deployment"
-                      else self._apps_api.delete_namespaced_stateful_set)  # fmt: skip
-            with contextlib.suppress(ApiException):
-                delete(self._workload_name(component), self.namespace, propagation_policy="Background")
-        # The garbage collector removes the ReplicaSets behind; a pod one of them made meanwhile goes too.
-        deadline = time.monotonic() + 60
-        while pods := self._core.list_namespaced_pod(self.namespace, label_selector=INSTANCE).items:
-            for pod in pods:
-                with contextlib.suppress(ApiException):
-                    self._core.delete_namespaced_pod(pod.metadata.name, self.namespace, grace_period_seconds=0)
-            if time.monotonic() > deadline:
-                raise ComponentError(f"delete every workload of {self.namespace}: pods still there after 60s")
-            time.sleep(0.2)
+        self._core.delete_namespace(self.namespace, grace_period_seconds=0, propagation_policy="Background")
+        self._await_namespace_gone()
         return killed
 
     def delete_pods(self, component: str, replica: int | None = None, *, grace: int | None = 0) -> list[str]:

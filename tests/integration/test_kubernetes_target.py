@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from chaos.errors import BackupVerificationError
 from chaos.faults import Ledger, PodDelete
 from chaos.faults.process import Kill
+from chaos.recovery.config_backup import backup_config, load_resources, new_key
 from chaos.targets.config import DEFAULT_TARGETS, build_target, load_target
 from chaos.targets.kubernetes import LABEL_TOOL, TOOL, KubernetesTarget
 from chaos.wait import wait_for
@@ -118,16 +120,26 @@ def test_a_crashing_release_is_rolled_back_with_helm(k8s: KubernetesTarget) -> N
         assert 'version="1.0.0"' in httpx.get(f"{url}/metrics", timeout=2).text
 
 
-def test_every_workload_deleted_and_rebuilt(k8s: KubernetesTarget) -> None:
+def test_a_deleted_namespace_is_rebuilt_from_the_resource_backup(k8s: KubernetesTarget, tmp_path: Path) -> None:
+    key = new_key()
+    manifest = backup_config(k8s.endpoints, tmp_path / "config", key=key, resources=k8s.resources())
+    assert any(secret.startswith("resources.yaml: Secret sh.helm.release") for secret in manifest["secrets"])
+    text = (tmp_path / "config" / "resources.yaml").read_text()
+    assert "kind: Deployment" in text
+    assert "H4sI" not in text  # helm's release record (gzip, base64) only encrypted
     killed = k8s.kill_all()
     assert set(killed) == {"app", "mongodb", "redis", "toxiproxy", "prometheus"}
-    wait_for(lambda: not k8s.pods_present(), what="every pod of the release to go", timeout=60)
+    assert not k8s.pods_present()
     assert not any(row.running for row in k8s.status())
+    objects = load_resources(tmp_path / "config", key=key)
+    assert "created" in k8s.restore_resources(objects)
     for component in ("toxiproxy", "prometheus", "redis"):
         k8s.start_component(component)
     k8s.start_component("mongodb", fresh_data=True)
     k8s.scale("app", 3)
     assert all(_healthy(url) for url in k8s.endpoints.apps)
+    with pytest.raises(BackupVerificationError, match="does not decrypt"):
+        load_resources(tmp_path / "config", key=new_key())
 
 
 def test_cleanup_removes_the_namespace_of_a_killed_runner(cluster: None, tmp_path: Path) -> None:
