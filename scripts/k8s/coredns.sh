@@ -283,11 +283,11 @@ data:
         kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
             pods insecure
             fallthrough in-addr.arpa ip6.arpa
-            ttl 5
+            ttl 1
         }
         prometheus :9153
 $fwd
-        cache 5
+        cache 1
         loop
         reload
         loadbalance
