@@ -151,7 +151,7 @@ fi
 
 # --- the local Kubernetes cluster's binaries (the kubernetes target) ---------
 if (( want_kubernetes )); then
-    say "kubernetes: building the cluster's binaries that are missing (cache: \${CHAOS_K8S_CACHE:-/var/cache/chaos-drill})"
+    say "kubernetes: building the cluster's binaries that are missing (cache: ${CHAOS_K8S_CACHE:-/var/cache/chaos-drill/k8s-v1.37.2})"
     bash "$ROOT/scripts/k8s/build.sh" || die "kubernetes: scripts/k8s/build.sh failed (see above)"
     bash "$ROOT/scripts/k8s/coredns.sh" build || die "kubernetes: scripts/k8s/coredns.sh build failed (see above)"
 fi

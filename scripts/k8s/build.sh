@@ -32,8 +32,9 @@ SRC="$CACHE/src"
 IMAGES="$CACHE/images"
 PAUSE_IMAGE="chaos-drill/pause:${PAUSE_VERSION}"
 
-say() { printf '==> %s\n' "$*"; }
-die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+SCRIPT=build.sh
+# shellcheck source=scripts/k8s/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 download_only=0
 for arg in "$@"; do
@@ -127,42 +128,11 @@ export GOPROXY="${GOPROXY:-$(go env GOPROXY)}"
 LOGS="$CACHE/logs"
 mkdir -p "$LOGS"
 # run_logged NAME CMD...: runs CMD with its output in $LOGS/NAME.log, shown on failure.
-run_logged() {
-    local name="$1"; shift
-    if ! "$@" >"$LOGS/$name.log" 2>&1; then
-        tail -n 40 "$LOGS/$name.log" >&2
-        die "$name failed: see $LOGS/$name.log"
-    fi
-}
-
 is_missing() { local m; for m in "${missing[@]}"; do [[ "$m" == "$1" ]] && return 0; done; return 1; }
 k8s_needed=0; for b in "${K8S_BINARIES[@]}"; do is_missing "$b" && k8s_needed=1; done
 etcd_needed=0; { is_missing etcd || is_missing etcdctl; } && etcd_needed=1
 ((download_only)) && k8s_needed=1 && etcd_needed=1
 
-# Writes FILE only when its content changes (keeps go.sum and the stamps stable).
-write_if_changed() {
-    local file="$1" tmp
-    tmp="$(mktemp "$file.XXXX")"
-    cat >"$tmp"
-    if [[ -f "$file" ]] && cmp -s "$tmp" "$file"; then rm -f "$tmp"; else mv "$tmp" "$file"; fi
-}
-tidy_module() {  # tidy_module DIR LABEL: go mod tidy once per content of go.mod.in + tools.go
-    local dir="$1" label="$2" stamp sum
-    sum="$(cat "$dir/go.mod.in" "$dir/tools.go" | sha256sum | cut -c1-16)"
-    stamp="$dir/.tidy-$sum"
-    if [[ -f "$stamp" && -f "$dir/go.sum" ]]; then
-        say "$label: module $dir is ready"
-        return
-    fi
-    say "$label: resolving and downloading modules (go mod tidy in $dir)"
-    local t0=$SECONDS
-    cp "$dir/go.mod.in" "$dir/go.mod"
-    (cd "$dir" && run_logged "tidy-$label" go mod tidy)
-    rm -f "$dir"/.tidy-*
-    touch "$stamp"
-    say "$label: modules ready in $((SECONDS - t0)) s"
-}
 
 # --- Kubernetes ---------------------------------------------------------------
 if ((k8s_needed)); then
@@ -197,7 +167,7 @@ EOF
         for b in "${K8S_BINARIES[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$b"; done
         printf ')\n'
     } | write_if_changed "$kdir/tools.go"
-    tidy_module "$kdir" kubernetes
+    tidy_module "$kdir" kubernetes tools.go
 
     if ((download_only == 0)); then
         minor="${semver#1.}"; minor="${minor%%.*}"
@@ -255,7 +225,7 @@ import (
 	_ "go.etcd.io/etcd/server/v3"
 )
 EOF
-    tidy_module "$edir" etcd
+    tidy_module "$edir" etcd tools.go
     if ((download_only == 0)); then
         for pair in etcd:go.etcd.io/etcd/server/v3 etcdctl:go.etcd.io/etcd/etcdctl/v3; do
             b="${pair%%:*}"; pkg="${pair#*:}"

@@ -46,8 +46,9 @@ IMAGE_TAR="$IMAGES/coredns-$TAG.tar"
 DIRECTIVES=(bind reload ready health prometheus errors log loadbalance cache kubernetes loop forward)
 PLUGIN_PKGS=(bind reload ready health metrics errors log loadbalance cache kubernetes loop forward)
 
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'coredns.sh: %s\n' "$*" >&2; exit 1; }
+SCRIPT=coredns.sh
+# shellcheck source=scripts/k8s/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # --- build ------------------------------------------------------------------------
@@ -58,21 +59,6 @@ coredns_ok() {  # is bin/coredns present, the right version, with the kubernetes
     [[ "$(head -n1 <<<"$out")" == "CoreDNS-$TAG" ]] || return 1
     out="$("$b" -plugins 2>/dev/null)" || return 1
     grep -qxE '(dns\.)?kubernetes' <<<"$out" && grep -qxE '(dns\.)?forward' <<<"$out"
-}
-
-write_if_changed() {  # write_if_changed FILE < content: keeps go.sum and the stamps stable
-    local file="$1" tmp
-    tmp="$(mktemp "$file.XXXX")"
-    cat >"$tmp"
-    if [[ -f "$file" ]] && cmp -s "$tmp" "$file"; then rm -f "$tmp"; else mv "$tmp" "$file"; fi
-}
-
-run_logged() {  # run_logged NAME CMD...: output in $LOGS/NAME.log, shown on failure
-    local name="$1"; shift
-    if ! "$@" >"$LOGS/$name.log" 2>&1; then
-        tail -n 40 "$LOGS/$name.log" >&2
-        die "$name failed: see $LOGS/$name.log"
-    fi
 }
 
 ensure_docker() {
@@ -128,21 +114,9 @@ EOF
         printf '}\n\nfunc main() {\n\tif err := dnsserver.SetDirectives(directives); err != nil {\n\t\tpanic(err)\n\t}\n\tcoremain.Run()\n}\n'
     } | write_if_changed "$SRC/main.go"
 
-    local sum stamp t0
-    sum="$(cat "$SRC/go.mod.in" "$SRC/main.go" | sha256sum | cut -c1-16)"
-    stamp="$SRC/.tidy-$sum"
-    if [[ -f "$stamp" && -f "$SRC/go.sum" ]]; then
-        say "coredns: module $SRC is ready"
-    else
-        say "coredns: resolving and downloading modules (go mod tidy in $SRC)"
-        t0=$SECONDS
-        cp "$SRC/go.mod.in" "$SRC/go.mod"
-        (cd "$SRC" && run_logged tidy-coredns go mod tidy)
-        rm -f "$SRC"/.tidy-*
-        touch "$stamp"
-        say "coredns: modules ready in $((SECONDS - t0)) s"
-    fi
+    tidy_module "$SRC" coredns main.go
 
+    local t0
     say "coredns: building $COREDNS_VERSION (go build -p 2, CGO_ENABLED=0)"
     t0=$SECONDS
     (cd "$SRC" && run_logged build-coredns go build -p 2 -trimpath \

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_DISASTERS = {"drill", "integration"}
+NOT_DISASTERS = {"drill", "integration", "kubernetes"}  # kubernetes: tests that need the local cluster
 
 
 def registered_markers() -> list[str]:
