@@ -88,7 +88,7 @@ pause_tar="$IMAGES/pause-${PAUSE_VERSION}.tar"
 apt_pkgs=(containerd runc containernetworking-plugins openssl nftables iptables util-linux gcc libc6-dev curl)
 need_pkgs=()
 for p in "${apt_pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
+    grep -q 'install ok installed' <<<"$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" || need_pkgs+=("$p")
 done
 if ((${#need_pkgs[@]})); then
     command -v apt-get >/dev/null || die "missing packages ${need_pkgs[*]} and no apt-get: install them by hand"

@@ -296,7 +296,7 @@ podLogsDir: $STATE/pod-logs
 volumePluginDir: $STATE/kubelet-plugins/volume/exec
 resolvConf: /etc/resolv.conf
 clusterDomain: cluster.local
-# CoreDNS (scripts/k8s/coredns.sh), deployed by `up` at the Service IP below
+# CoreDNS (scripts/k8s/coredns.sh), deployed by "up" at the Service IP below
 clusterDNS: [10.96.0.10]
 hairpinMode: hairpin-veth
 maxPods: 110
@@ -335,10 +335,11 @@ EOF
 # --- images -----------------------------------------------------------------------
 ctr_() { ctr -a "$SOCK" -n k8s.io "$@"; }
 load_pause() {
-    ctr_ images ls -q 2>/dev/null | grep -qxF "$PAUSE_IMAGE" && return 0
+    # grep reads a captured list: with pipefail, `ctr ... | grep -q` fails when grep stops reading early
+    grep -qxF "$PAUSE_IMAGE" <<<"$(ctr_ images ls -q 2>/dev/null)" && return 0
     [[ -s "$PAUSE_TAR" ]] || die "no pause image at $PAUSE_TAR: run scripts/k8s/build.sh (it builds one with Docker)"
     ctr_ images import "$PAUSE_TAR" >>"$LOGS/images.log" 2>&1 || die "importing $PAUSE_TAR failed: see $LOGS/images.log"
-    ctr_ images ls -q | grep -qxF "$PAUSE_IMAGE" || die "$PAUSE_TAR did not hold $PAUSE_IMAGE"
+    grep -qxF "$PAUSE_IMAGE" <<<"$(ctr_ images ls -q)" || die "$PAUSE_TAR did not hold $PAUSE_IMAGE"
     say "images: pause image $PAUSE_IMAGE loaded (built locally from Kubernetes' pause.c)"
 }
 load_images() {
@@ -637,7 +638,7 @@ do_down() {
     stop_proc 15 etcd   # after the apiserver, else that hangs on etcd for a minute
 
     # kube-proxy's nftables tables (and any iptables/ipvs rules of other modes)
-    if [[ -x "$BIN/kube-proxy" ]] && nft list tables 2>/dev/null | grep -q 'kube-proxy'; then
+    if [[ -x "$BIN/kube-proxy" ]] && grep -q 'kube-proxy' <<<"$(nft list tables 2>/dev/null)"; then
         local t0; t0="$(now)"
         "$BIN/kube-proxy" --cleanup >>"$LOGS/kube-proxy-cleanup.log" 2>&1 || true
         say "kube-proxy: --cleanup done in $(since "$t0") s"
