@@ -56,6 +56,7 @@ cluster-down:
 	bash scripts/k8s/cluster.sh down
 
 lint:
+	.tools/bin/actionlint .github/workflows/dr-drill.yml
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy

@@ -17,6 +17,7 @@ PYTHON="${PYTHON:-python3}"
 FERRETDB_VERSION="v1.24.2"
 TOXIPROXY_VERSION="v2.12.0"
 ALLURE_VERSION="3.18.0"
+ACTIONLINT_VERSION="v1.7.12"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
@@ -96,6 +97,17 @@ else
     (cd "$build" && GOFLAGS=-mod=mod go build -o "$BIN/ferretdb" ./cmd/ferretdb) \
         || die "ferretdb: build failed (see the go output above)"
     [[ "$("$BIN/ferretdb" --version 2>&1)" == *"$FERRETDB_VERSION"* ]] || die "ferretdb: built binary does not report $FERRETDB_VERSION"
+fi
+
+# --- actionlint (make lint checks the weekly workflow with it) ----------------
+if [[ -x "$BIN/actionlint" && "$(cat "$BIN/.actionlint-version" 2>/dev/null)" == "$ACTIONLINT_VERSION" ]]; then
+    say "actionlint: $ACTIONLINT_VERSION at $BIN/actionlint"
+else
+    need_go actionlint
+    say "actionlint: building $ACTIONLINT_VERSION into $BIN"
+    GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" \
+        || die "actionlint: go install github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION failed"
+    echo "$ACTIONLINT_VERSION" > "$BIN/.actionlint-version"
 fi
 
 # --- Toxiproxy server --------------------------------------------------------
