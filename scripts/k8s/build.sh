@@ -300,15 +300,8 @@ fi
 if [[ ! -s "$pause_tar" ]]; then
     if docker info >/dev/null 2>&1; then
         say "pause: building image $PAUSE_IMAGE with Docker and saving it to $pause_tar"
-        ctx="$(mktemp -d)"
-        cp "$BIN/pause" "$ctx/pause"
-        printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$ctx/Dockerfile"
-        DOCKER_BUILDKIT=0 docker build -q -t "$PAUSE_IMAGE" "$ctx" >/dev/null 2>"$ctx/err" \
-            || { cat "$ctx/err" >&2; rm -rf "$ctx"; die "docker build of the pause image failed"; }
-        docker save "$PAUSE_IMAGE" -o "$pause_tar.tmp"
-        mv -f "$pause_tar.tmp" "$pause_tar"
-        docker rmi -f "$PAUSE_IMAGE" >/dev/null   # the tar in the cache is the copy we keep
-        rm -rf "$ctx"
+        printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' \
+            | save_scratch_image "$PAUSE_IMAGE" "$pause_tar" "$BIN/pause"
     else
         say "pause: WARNING no Docker engine answers, so the pause image was not built; run this script again once Docker runs"
     fi

@@ -133,22 +133,13 @@ build_image() {
     ensure_docker
     mkdir -p "$IMAGES"
     say "coredns: building image $IMAGE (FROM scratch) and saving it to $IMAGE_TAR"
-    local ctx
-    ctx="$(mktemp -d)"
-    cp "$BIN/coredns" "$ctx/coredns"
-    cat >"$ctx/Dockerfile" <<'EOF'
+    save_scratch_image "$IMAGE" "$IMAGE_TAR" "$BIN/coredns" <<'EOF'
 FROM scratch
 COPY coredns /coredns
 USER 65532:65532
 EXPOSE 53 53/udp 9153
 ENTRYPOINT ["/coredns"]
 EOF
-    DOCKER_BUILDKIT=0 docker build -q -t "$IMAGE" "$ctx" >/dev/null 2>"$ctx/err" \
-        || { cat "$ctx/err" >&2; rm -rf "$ctx"; die "docker build of $IMAGE failed"; }
-    docker save "$IMAGE" -o "$IMAGE_TAR.tmp"
-    mv -f "$IMAGE_TAR.tmp" "$IMAGE_TAR"
-    docker rmi -f "$IMAGE" >/dev/null   # the tar in the cache is the copy we keep
-    rm -rf "$ctx"
 }
 
 do_build() {

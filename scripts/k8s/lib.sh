@@ -38,3 +38,18 @@ tidy_module() {
     touch "$stamp"
     say "$label: modules ready in $((SECONDS - t0)) s"
 }
+
+# save_scratch_image IMAGE TAR BINARY < Dockerfile: build IMAGE (FROM scratch, the Dockerfile on stdin,
+# BINARY in its context) with Docker, save it to TAR and remove it from Docker: the tar is the copy kept.
+save_scratch_image() {
+    local image="$1" tar="$2" binary="$3" ctx
+    ctx="$(mktemp -d)"
+    cp "$binary" "$ctx/"
+    cat >"$ctx/Dockerfile"
+    DOCKER_BUILDKIT=0 docker build -q -t "$image" "$ctx" >/dev/null 2>"$ctx/err" \
+        || { cat "$ctx/err" >&2; rm -rf "$ctx"; die "docker build of $image failed"; }
+    docker save "$image" -o "$tar.tmp"
+    mv -f "$tar.tmp" "$tar"
+    docker rmi -f "$image" >/dev/null
+    rm -rf "$ctx"
+}
