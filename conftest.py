@@ -17,6 +17,7 @@ pytest_plugins = [
     "steps.faults",
     "steps.recovery",
     "steps.measurement",
+    "steps.load",
 ]
 
 

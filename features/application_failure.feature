@@ -10,9 +10,12 @@ Feature: Application failure
     Given the Calendar Assistant is running with 3 replicas
     And the prober watches every replica's health and data path
     And writers track users and calendar events through the app
+    And 50 users are using the calendar
     When <which> killed with <signal>
     Then every replica answers 5 consecutive probes within the application RTO
     And the other replicas kept answering throughout
+    And the error rate during recovery stays below 5 %
+    And p95 latency is back under 200 ms within 30 seconds of recovery
     And no acknowledged write is lost
 
     Examples:

@@ -13,12 +13,14 @@ Feature: Complete system failure
     Given the Calendar Assistant is running with 3 replicas
     And the prober watches every replica's health and data path
     And writers track users, calendar events, settings and sessions through the app
+    And 50 users are using the calendar
     When the writers keep writing for 2 seconds
     And every backup is taken
     And the writers keep writing for 2 seconds
     And every component of the system is killed
     And the complete system recovery procedure runs from the latest backups
     Then every replica answers 5 consecutive probes within the application RTO
+    And p95 latency is back under 200 ms within 30 seconds of recovery
     And the acknowledged writes lost are within each data class's RPO
 
   @drill @complete_system_failure @monitoring

@@ -9,10 +9,12 @@ Feature: Data corruption
     Given the Calendar Assistant is running with 3 replicas
     And the prober watches every replica's health and data path
     And writers track users and calendar events through the app
+    And 50 users are using the calendar
     When a MongoDB backup is taken
     And the writers keep writing for 2 seconds
     And 20% of the calendar events documents are garbled
     Then verify-data-integrity reports the corruption
     When the MongoDB recovery procedure runs from the latest backup
     Then the data is intact again within the database RTO
+    And p95 latency is back under 200 ms within 30 seconds of recovery
     And the acknowledged writes lost are within each data class's RPO

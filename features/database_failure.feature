@@ -10,11 +10,13 @@ Feature: Database failure
     Given the Calendar Assistant is running with 3 replicas
     And the prober watches every replica's health and data path
     And writers track users, calendar events and settings through the app
+    And 50 users are using the calendar
     When a MongoDB backup is taken
     And the writers keep writing for 2 seconds
     And the MongoDB server is killed
     And the MongoDB recovery procedure runs from the latest backup
     Then every replica answers 5 consecutive probes within the database RTO
+    And p95 latency is back under 200 ms within 30 seconds of recovery
     And the acknowledged writes lost are within each data class's RPO
 
   @drill @database_failure

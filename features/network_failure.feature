@@ -10,8 +10,10 @@ Feature: Network failure
     Given the Calendar Assistant is running with 3 replicas
     And the prober watches every replica's health and data path
     And writers track users, calendar events and sessions through the app
+    And 50 users are using the calendar
     When the link to <store> is cut for 3 seconds
     Then every replica answers 5 consecutive probes within the application RTO
+    And p95 latency is back under 200 ms within 30 seconds of recovery
     And no acknowledged write is lost
 
     Examples:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import allure
 
 from chaos.report.redact import Redactor
+from chaos.report.summary import users_view
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -64,6 +65,8 @@ def _figures(record: DrillRecord) -> list[tuple[str, str, str, str]]:
                      f"{loss.budget_s:g}s", loss.verdict.value))  # fmt: skip
     for judgement in record.judgements:
         rows.append((judgement.name, judgement.reason, "", judgement.verdict.value))
+    if view := users_view(record.load):
+        rows.append(("users' view (locust)", view, "", ""))
     return rows
 
 
@@ -104,9 +107,10 @@ def attach_record(record: DrillRecord, evidence_files: list[Path], log_tails: di
         allure.dynamic.parameter(name, redact(shown), excluded=True)
     allure.attach(redact(_table(["figure", "measured", "budget", "verdict"], figures)), name="figures",
                   attachment_type=allure.attachment_type.HTML)  # fmt: skip
-    timeline = record.evidence_dir / "timeline.png"
-    if timeline.is_file():
-        allure.attach.file(str(timeline), name="timeline", attachment_type=allure.attachment_type.PNG)  # type: ignore[no-untyped-call]
+    for picture, title in (("timeline.png", "timeline"), ("load.png", "what the users saw")):
+        if (record.evidence_dir / picture).is_file():
+            allure.attach.file(str(record.evidence_dir / picture), name=title,  # type: ignore[no-untyped-call]
+                               attachment_type=allure.attachment_type.PNG)  # fmt: skip
     if record.rpo:
         allure.attach(_table(["data class", *ACK_COLUMNS], _ack_summary(record)), name="ack-log summary",
                       attachment_type=allure.attachment_type.HTML)  # fmt: skip
@@ -118,8 +122,9 @@ def attach_record(record: DrillRecord, evidence_files: list[Path], log_tails: di
     allure.attach(redact(json.dumps(record.to_json(), indent=2)), name="drill record",
                   attachment_type=allure.attachment_type.JSON)  # fmt: skip
     for path in evidence_files:
-        if path.is_file() and path.suffix in (".json", ".jsonl", ".txt"):
-            kind = allure.attachment_type.JSON if path.suffix == ".json" else allure.attachment_type.TEXT
+        if path.is_file() and path.suffix in (".json", ".jsonl", ".txt", ".csv", ".log"):
+            kind = {".json": allure.attachment_type.JSON, ".csv": allure.attachment_type.CSV}.get(
+                path.suffix, allure.attachment_type.TEXT)  # fmt: skip
             allure.attach(redact(path.read_text(errors="replace")), name=path.name, attachment_type=kind)
     for component, tail in (log_tails or {}).items():
         allure.attach(redact(tail), name=f"log tail: {component}", attachment_type=allure.attachment_type.TEXT)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaos.recovery.files import sha256_file
 from chaos.report.redact import Redactor
+from chaos.report.summary import users_view
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,6 +58,7 @@ def _scenario(scenario: dict[str, Any]) -> dict[str, Any]:
         "rpo": {name: {key: loss.get(key) for key in ("window_s", "budget_s", "lost", "acked", "verdict")}
                 for name, loss in scenario["rpo"].items()},
         "judgements": scenario.get("judgements", []),
+        "load": scenario.get("load") or {},
         "checklist": {"ticked": sum(1 for item in items if item["ticked"]), "items": len(items), "detail": items},
     }  # fmt: skip
 
@@ -133,6 +135,8 @@ def _html(document: dict[str, Any], pictures: dict[str, Path]) -> str:
                          f"{loss['budget_s']:g}s", loss["verdict"]))  # fmt: skip
         for judgement in scenario["judgements"]:
             rows.append((judgement["name"], judgement["reason"], "", judgement["verdict"]))
+        if view := users_view(scenario.get("load") or {}):
+            rows.append(("users' view (locust)", view, "", ""))
         checklist = scenario["checklist"]
         figures = "<br>".join(f"{_cell(name)}: {_cell(measured)} {_verdict(verdict)}" for name, measured, _, verdict
                               in rows) or "nothing measured"  # fmt: skip
@@ -150,9 +154,10 @@ def _html(document: dict[str, Any], pictures: dict[str, Path]) -> str:
             out.append(_image(pictures[name]))
     out.append("<h2>Timelines</h2>")
     for scenario in document["scenarios"]:
-        picture = pictures.get(f"{scenario['evidence_dir']}/timeline.png")
-        if picture is not None:
-            out.append(f"<h3>{_cell(scenario['name'])}</h3>{_image(picture)}")
+        drawn = [pictures[key] for name in ("timeline.png", "load.png")
+                 if (key := f"{scenario['evidence_dir']}/{name}") in pictures]  # fmt: skip
+        if drawn:
+            out.append(f"<h3>{_cell(scenario['name'])}</h3>" + "".join(_image(picture) for picture in drawn))
     evidence = document["evidence"]
     out.append(
         f"<h2>Evidence</h2><p>{len(evidence['files'])} files. SHA-256 of the manifest: "

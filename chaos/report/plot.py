@@ -9,6 +9,7 @@ the drill record; nothing is interpolated.
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -17,15 +18,19 @@ matplotlib.use("Agg")  # files only; never a display
 
 import matplotlib.pyplot as plt
 
+from chaos.measure.latency import percentile
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from chaos.measure.load import UserRequest
     from chaos.report.record import DrillRecord
 
-__all__ = ["timeline_png", "trend_png"]
+__all__ = ["load_png", "timeline_png", "trend_png"]
 
 OK, FAILED = "#2e9e4f", "#d1342f"
 
@@ -106,6 +111,57 @@ def timeline_png(record: DrillRecord, path: Path, *, interval: float = 0.05) -> 
         axes.set_title(f"{record.name} ({record.verdict.value}){measured}", fontsize=10)
         axes.grid(axis="x", alpha=0.3)
         _save(figure, axes, path, legend_size=8)
+    finally:
+        plt.close(figure)
+    return path
+
+
+def load_png(
+    requests: Sequence[UserRequest], path: Path, *, title: str, fault_at: float | None, recovered_at: float | None,
+    bin_s: float = 1.0,
+) -> Path | None:  # fmt: skip
+    """What the simulated users saw, per ``bin_s``: requests answered and failed, and the p95 latency of the
+    answered ones; seconds from the fault (wall clock). None when no request was logged."""
+    if not requests:
+        return None
+    origin = fault_at if fault_at is not None else min(r.started for r in requests)
+    first = math.floor((min(r.started for r in requests) - origin) / bin_s)
+    last = math.floor((max(r.started for r in requests) - origin) / bin_s)
+    ok = [0] * (last - first + 1)
+    failed = [0] * (last - first + 1)
+    answered: list[list[float]] = [[] for _ in ok]
+    for request in requests:
+        index = math.floor((request.started - origin) / bin_s) - first
+        if request.ok:
+            ok[index] += 1
+            answered[index].append(request.seconds)
+        else:
+            failed[index] += 1
+    xs = [(first + index) * bin_s for index in range(len(ok))]
+    p95 = [percentile(sorted(values), 95) for values in answered]
+    figure, (counts, latency) = plt.subplots(2, 1, figsize=(11, 5.5), dpi=100, sharex=True)
+    try:
+        counts.bar(xs, [n / bin_s for n in ok], width=bin_s, align="edge", color=OK, label="answered /s")
+        counts.bar(xs, [n / bin_s for n in failed], width=bin_s, align="edge", bottom=[n / bin_s for n in ok],
+                   color=FAILED, label="failed /s")  # fmt: skip
+        counts.set_ylabel("requests /s")
+        drawn = [(x + bin_s / 2, v * 1000) for x, v in zip(xs, p95, strict=True) if v is not None]
+        latency.plot([x for x, _ in drawn], [v for _, v in drawn], marker=".", color="#3b6fd1", label="p95 answered")
+        latency.set_ylabel("p95 latency (ms)")
+        latency.set_ylim(bottom=0)
+        for axes in (counts, latency):
+            if fault_at is not None:
+                axes.axvline(0, color=FAILED, linewidth=1.5, label="fault injected")
+            if recovered_at is not None:
+                axes.axvline(recovered_at - origin, color="#333333", linestyle="--", linewidth=1,
+                             label="replicas back (prober)")  # fmt: skip
+            axes.grid(alpha=0.3)
+        latency.set_xlabel("seconds after the fault" if fault_at is not None else "seconds")
+        total = sum(failed)
+        counts.set_title(f"{title}: what the users saw ({len(requests)} requests, {total} failed)", fontsize=10)
+        if counts.get_legend_handles_labels()[0]:
+            counts.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        _save(figure, latency, path, legend_size=8)
     finally:
         plt.close(figure)
     return path

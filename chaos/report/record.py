@@ -65,6 +65,7 @@ class DrillRecord:
     evidence: list[str] = field(default_factory=list)
     backups: list[Path] = field(default_factory=list)  # in the backup store; the evidence holds their records
     notes: list[str] = field(default_factory=list)
+    load: dict[str, Any] = field(default_factory=dict)  # what simulated users saw (chaos.measure.load)
     outcome: str = "not run"  # the pytest outcome, set at teardown
 
     @property
@@ -117,4 +118,5 @@ class DrillRecord:
             "timeline": [moment.to_json() for moment in self.timeline.moments()],
             "evidence": self.evidence,
             "notes": self.notes,
+            "load": self.load,
         }  # fmt: skip

@@ -50,6 +50,26 @@ def _probe_lines(probes: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def users_view(load: dict[str, Any]) -> str:
+    """The simulated users' experience in one line, beside the prober's RTO; empty when no crowd ran."""
+    if not load:
+        return ""
+    outage = load.get("user_outage")
+    if outage:
+        seen = (f"their outage {outage['seconds']:.2f}s from +{outage['from_fault_s']:.2f}s after the fault "
+                f"({outage['failed_requests']} failed requests)")  # fmt: skip
+    elif "user_outage" in load:
+        seen = "no failed request after the fault"
+    else:
+        seen = "no fault"
+    kinds = ", ".join(f"{count} {kind}" for kind, count in (load.get("failures") or {}).items())
+    if kinds:
+        seen += f" [{kinds}]"
+    rto = load.get("prober_rto_s")
+    prober = f"; the prober's RTO {rto:.2f}s" if rto is not None else ""
+    return f"{load['users']} users, {load['requests']} requests, {load['failed']} failed; {seen}{prober}"
+
+
 def format_table(scenarios: list[dict[str, Any]]) -> list[str]:
     """One block per scenario: verdict, RTO against budget, and data loss per data class."""
     lines = []
@@ -71,6 +91,8 @@ def format_table(scenarios: list[dict[str, Any]]) -> list[str]:
         for judgement in scenario.get("judgements", []):
             lines.append(f"         {judgement['name']}: {judgement['reason']} {judgement['verdict']}")
         lines += _probe_lines(scenario.get("probes") or {})
+        if view := users_view(scenario.get("load") or {}):
+            lines.append(f"         users' view: {view}")
         phases = rto.get("phases") or {}
         if phases:
             seen = ", ".join(f"{name} +{value:.2f}s" for name, value in phases.items() if value is not None)

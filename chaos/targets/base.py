@@ -58,6 +58,7 @@ class Endpoints:
     proxies: dict[str, dict[str, str]] = field(default_factory=dict)
     prometheus_api: str = ""  # empty when the target runs no monitoring
     scrape_targets: tuple[str, ...] = ()  # host:port of each replica as monitoring scrapes it; default: the apps'
+    service: str = ""  # the URL users reach, a load balancer in front of the replicas; empty: there is none
 
     @property
     def monitored(self) -> tuple[str, ...]:

@@ -200,6 +200,7 @@ class KubernetesTarget:
                             "reach": f"{node}:{ports.get(f'{link}-proxy', 0)}"}
                      for link, port, store_port in (("mongodb", 27018, 27017), ("redis", 6380, 6379))},
             scrape_targets=self._scrape_targets(),
+            service=f"http://{node}:{ports['app']}" if "app" in ports else "",
         )  # fmt: skip
 
     def _scrape_targets(self) -> tuple[str, ...]:
