@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,10 @@ from chaos.errors import ConfigError
 from chaos.yamlfile import check_unique, compose_file
 
 __all__ = [
+    "COMMUNICATION_STEPS",
     "DEFAULT_AVAILABILITY",
     "DEFAULT_BUDGETS",
+    "DEFAULT_COMMUNICATION",
     "RPO_DATA_CLASSES",
     "RTO_COMPONENTS",
     "AvailabilityBudget",
@@ -33,6 +35,9 @@ RPO_DATA_CLASSES = (
     "user_data", "calendar_events", "system_configuration", "logs", "analytics", "development_data",
     "sessions",  # not in the plan's tables: Redis-held sessions, for drills that track them
 )  # fmt: skip
+# The communication plan's steps, timed from the fault's detection (the plan gives no figure: see README).
+COMMUNICATION_STEPS = ("team_notified", "status_updated")
+DEFAULT_COMMUNICATION = {"team_notified": 300.0, "status_updated": 900.0}
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_DURATION_S = 366 * 86400.0  # no recovery objective is longer than a year; a larger one is a typo
@@ -95,6 +100,7 @@ class Budgets:
     rto: dict[str, float]
     rpo: dict[str, float]
     availability: AvailabilityBudget = DEFAULT_AVAILABILITY
+    communication: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_COMMUNICATION))
 
     def rto_for(self, component: str) -> float:
         if component not in self.rto:
@@ -140,7 +146,7 @@ def _table(
         try:
             table[name] = parse_duration(_scalar(value, f"{where}.{name}", source))
             if positive and table[name] == 0:
-                raise ValueError("must be longer than 0s: no recovery takes no time")
+                raise ValueError("must be longer than 0s")
         except ValueError as exc:
             raise ConfigError(f"{source}:{line}: {where}.{name}: {exc}") from None
     return table
@@ -195,9 +201,9 @@ def load_budgets(path: Path, profile: str) -> Budgets:
     where = f"profiles.{profile}"
     body = _mapping(node, where, path)
     for key, (_, line) in body.items():
-        if key not in ("description", "rto", "rpo", "availability"):
+        if key not in ("description", "rto", "rpo", "availability", "communication"):
             raise ConfigError(f"{path}:{line}: {where}.{key}: unknown key; expected description, rto, rpo, "
-                              "availability")  # fmt: skip
+                              "availability, communication")  # fmt: skip
     description_node = body.get("description")
     return Budgets(
         source=path,
@@ -208,4 +214,8 @@ def load_budgets(path: Path, profile: str) -> Budgets:
         availability=_availability(body["availability"][0], f"{where}.availability", path)
         if "availability" in body
         else DEFAULT_AVAILABILITY,
+        communication=DEFAULT_COMMUNICATION
+        | _table(body["communication"][0], f"{where}.communication", COMMUNICATION_STEPS, path, positive=True)
+        if "communication" in body
+        else dict(DEFAULT_COMMUNICATION),
     )

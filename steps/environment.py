@@ -16,6 +16,7 @@ from chaos.measure.monitoring import MonitoringWatcher
 from chaos.measure.probe import Prober
 from chaos.measure.workload import Writer, workload_for
 from chaos.wait import wait_for
+from fixtures.drill import COMMUNICATION_KEY
 from fixtures.dry_run import PlanContext, planned
 
 if TYPE_CHECKING:
@@ -65,14 +66,18 @@ def app_running(target: Target, replicas: int) -> int:
     target_fixture="prober",
 )
 def prober_running(
-    target: Target, drill: DrillRecord, pytestconfig: pytest.Config, target_config: TargetConfig
-) -> Iterator[Prober]:
+    request: pytest.FixtureRequest, target: Target, drill: DrillRecord, pytestconfig: pytest.Config,
+    target_config: TargetConfig,
+) -> Iterator[Prober]:  # fmt: skip
     prober = Prober(
         target.endpoints.apps,
         interval=pytestconfig.getoption("probe_interval"),
         timeout=pytestconfig.getoption("probe_timeout") or target_config.probe_timeout,
         run_id=_run_id(),
     ).start()
+    communication = request.node.stash.get(COMMUNICATION_KEY, None)
+    if communication is not None:
+        communication.watch(prober)  # its first failed probe after the fault is the fault's detection
     yield prober
     prober.stop()
     prober.save(drill.evidence_dir / "probe-timeline.jsonl")

@@ -59,6 +59,7 @@ def _scenario(scenario: dict[str, Any]) -> dict[str, Any]:
                 for name, loss in scenario["rpo"].items()},
         "judgements": scenario.get("judgements", []),
         "load": scenario.get("load") or {},
+        "communication": scenario.get("communication") or {},
         "checklist": {"ticked": sum(1 for item in items if item["ticked"]), "items": len(items), "detail": items},
     }  # fmt: skip
 

@@ -66,6 +66,7 @@ class DrillRecord:
     backups: list[Path] = field(default_factory=list)  # in the backup store; the evidence holds their records
     notes: list[str] = field(default_factory=list)
     load: dict[str, Any] = field(default_factory=dict)  # what simulated users saw (chaos.measure.load)
+    communication: dict[str, Any] = field(default_factory=dict)  # the communication plan, timed
     outcome: str = "not run"  # the pytest outcome, set at teardown
 
     @property
@@ -119,4 +120,5 @@ class DrillRecord:
             "evidence": self.evidence,
             "notes": self.notes,
             "load": self.load,
+            "communication": self.communication,
         }  # fmt: skip

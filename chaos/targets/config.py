@@ -12,6 +12,7 @@ from chaos.config import parse_duration
 from chaos.errors import ConfigError
 from chaos.faults.process import BlastRadius
 from chaos.measure.probe import DEFAULT_TIMEOUT_S
+from chaos.notify import NotificationSettings, parse_notifications
 from chaos.yamlfile import load_file
 
 if TYPE_CHECKING:
@@ -47,7 +48,8 @@ def capabilities_of(kind: str) -> frozenset[str]:
 
 
 KEYS = ("kind", "drill_allowed", "replicas", "blast_radius", "redis_password_env", "probe_timeout", "images",
-        "backup_dir", "backup_keep_runs", "kubeconfig", "context", "namespace", "node_local")  # fmt: skip
+        "backup_dir", "backup_keep_runs", "kubeconfig", "context", "namespace", "node_local",
+        "notifications")  # fmt: skip
 KUBERNETES_KEYS = ("kubeconfig", "context", "namespace", "node_local")
 DEFAULT_BACKUP_DIR = Path(".drill") / "backups"
 IMAGE_SETS = ("local", "upstream")  # chaos.targets.images
@@ -70,6 +72,8 @@ class TargetConfig:
     backup_dir: Path = DEFAULT_BACKUP_DIR  # where drills keep their backups: never under reports/
     backup_keep_runs: int = 3  # the runs whose backups are kept; older ones are removed
     kubernetes: KubernetesSettings | None = None  # a kubernetes target's cluster, context and namespace
+    # The communication plan's destinations (chaos.notify); none by default. Secrets stay ${VARIABLES}.
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,8 @@ def load_target(path: Path, name: str) -> TargetConfig:
         raise ConfigError(f"{where}.backup_keep_runs: {keep} is outside 1..1000")
     return TargetConfig(name, kind, _field(entry, "drill_allowed", bool, where), replicas,
                         BlastRadius(max_replicas, float(max_fraction)), path, password, probe_timeout,
-                        images, backup_dir, keep, kubernetes)  # fmt: skip
+                        images, backup_dir, keep, kubernetes,
+                        parse_notifications(entry.get("notifications"), where))  # fmt: skip
 
 
 NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?")
