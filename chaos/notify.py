@@ -138,14 +138,21 @@ def missing_variables(settings: NotificationSettings) -> list[str]:
 
 
 def redacted(url: str) -> str:
-    """What a report may show of a destination: its scheme and host, a variable by its name only."""
+    """What a report may show of a destination: its scheme and host, a variable by its name only.
+
+    Some schemes put a token where the host goes (``slack://TokenA/TokenB/TokenC``): a "host" that
+    is neither a domain name, an address, nor ``localhost`` is shown as ``...``.
+    """
     try:
         scheme, rest = url.split("://", 1) if "://" in url else ("?", url)
         authority = rest.split("/", 1)[0].split("?", 1)[0]
         host = authority.rsplit("@", 1)[-1]
-        if not PLACEHOLDER.fullmatch(host):
-            host = (urlsplit(f"//{host}").hostname or "") if not PLACEHOLDER.search(host) else "${...}"
-        return f"{scheme}://{host}"
+        if PLACEHOLDER.fullmatch(host):
+            return f"{scheme}://{host}"
+        if PLACEHOLDER.search(host):
+            return f"{scheme}://..."
+        name = urlsplit(f"//{host}").hostname or ""
+        return f"{scheme}://{name if '.' in name or ':' in name or name == 'localhost' else '...'}"
     except ValueError:
         return "?://?"
 

@@ -143,6 +143,12 @@ def _empty_redis_backup(output: Path, scratch: Path) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+_SANDBOX_TARGET = (
+    b"targets:\n  sandbox:\n    kind: local\n    drill_allowed: true\n    replicas: 3\n"
+    b"    blast_radius: {max_replicas: 3, max_fraction: 1.0}\n"
+)
+
+
 def _prepare(files: Path, live_workdir: Path) -> None:
     backups = files / "backups"
     assert drill("backup", "mongodb", "--output", str(backups / "mongodb"), "--sandbox-workdir",
@@ -168,6 +174,13 @@ def _prepare(files: Path, live_workdir: Path) -> None:
         "targets-binary.yaml": b"\x00\x01\x02\xff",
         "targets-bool.yaml": b"targets:\n  sandbox:\n    kind: local\n    drill_allowed: true\n    replicas: 3\n"
         b"    blast_radius: {max_replicas: 3, max_fraction: true}\n",
+        "targets-notify-unset.yaml": _SANDBOX_TARGET
+        + b"    notifications:\n      team: ['mmost://chat.invalid/${DRILL_TEST_UNSET_TOKEN}']\n",
+        "targets-notify-scheme.yaml": _SANDBOX_TARGET
+        + b"    notifications:\n      team: ['slak://chat.invalid/token']\n",
+        "budgets-communication-zero.yaml": b"profiles:\n  sandbox:\n    rto: {database: 1m}\n"
+        b"    rpo: {user_data: 1m, calendar_events: 1m, system_configuration: 1m}\n"
+        b"    communication: {team_notified: 0s}\n",
         "a-file": b"not a directory\n",
         "full/keep": b"something already here\n",
         "ledger-binary/kill-0123456789ab.json": bytes(range(256)),

@@ -132,6 +132,12 @@ CASES = [
     Case("run-targets-binary", (*RUN, "--targets={files}/targets-binary.yaml"), 2, "targets file"),
     Case("run-targets-bool-fraction", (*RUN, "--targets={files}/targets-bool.yaml"),
          2, "max_fraction: expected a number in (0, 1], got True"),
+    Case("run-notify-variable-unset", (*RUN, "--targets={files}/targets-notify-unset.yaml"),
+         2, "environment variables that are not set: DRILL_TEST_UNSET_TOKEN (team)"),
+    Case("run-notify-unknown-scheme", (*RUN, "--targets={files}/targets-notify-scheme.yaml"),
+         2, "targets.sandbox.notifications.team[0]: Apprise cannot use slak://chat.invalid"),
+    Case("run-communication-budget-zero", (*RUN, "--budgets={files}/budgets-communication-zero.yaml"),
+         2, "communication.team_notified: must be longer than 0s"),
     Case("run-probe-interval-zero", (*RUN, "--probe-interval=0"), 2, "argument --probe-interval: '0' must be"),
     Case("run-report-dir-under-proc", (*RUN[:-1], "--drill-report-dir=/proc/drill"), 2, "under a system directory"),
 ]
