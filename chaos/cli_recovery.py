@@ -20,6 +20,7 @@ scripts/verify_recovery.py        drill verify recovery [--backup-dir DIR]
 scripts/test_*_backup.py          drill test mongodb-backup|redis-backup --backup-dir DIR
 scripts/test_*_restore.py         drill test mongodb-restore|redis-restore --backup-dir DIR
 scripts/test_backups.py           drill test backups --backup-dir DIR
+scripts/verify_documentation.py   drill verify plan [--plan FILE] [--budgets FILE] [--coverage FILE]
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ from typing import TYPE_CHECKING
 import redis
 
 from chaos import inputs, sandbox_daemon
+from chaos.config import DEFAULT_BUDGETS, load_budgets
 from chaos.errors import ConfigError
 from chaos.measure.timeline import Timeline
+from chaos.plan.model import load_plan
+from chaos.plan.trace import DEFAULT_COVERAGE, load_coverage, read_features, summary_line, verify_plan
 from chaos.recovery import procedures
 from chaos.recovery.config_backup import KEY_VARIABLE, backup_config, new_key, verify_config
 from chaos.recovery.connectivity import check_connectivity
@@ -43,6 +47,7 @@ from chaos.recovery.mongo import BackupManifest, backup_mongodb, require_databas
 from chaos.recovery.mongo_restore import restore_mongodb
 from chaos.recovery.redis import backup_redis, restore_redis, verify_redis_backup
 from chaos.recovery.store import unseal
+from chaos.report.environment import DEFAULT_PLAN
 from chaos.targets.base import Endpoints
 
 if TYPE_CHECKING:
@@ -56,7 +61,7 @@ DEFAULT_SANDBOX_DIR = Path(".drill") / "sandbox"
 COMMANDS = {
     "backup": ("mongodb", "redis", "config", "all", "keygen", "unseal"),
     "verify": ("mongodb-backup", "mongodb-data", "redis-backup", "redis-data", "config", "data-integrity",
-               "backups", "recovery"),
+               "backups", "recovery", "plan"),
     "restore": ("mongodb", "redis"),
     "recover": ("all",),
     "test": ("connectivity", "mongodb-backup", "redis-backup", "mongodb-restore", "redis-restore", "backups"),
@@ -78,6 +83,13 @@ def add_recovery_commands(commands: argparse._SubParsersAction[argparse.Argument
         parser.add_argument("--backup-dir", type=inputs.existing_dir, help="a backup directory")
         parser.add_argument("--replicas", type=inputs.whole_number(1, 16), default=3,
                             help="app replicas after recover, 1..16; default: 3")  # fmt: skip
+        if verb == "verify":
+            plan = parser.add_argument_group("verify plan (the plan's verify_documentation)")
+            plan.add_argument("--plan", type=Path, default=DEFAULT_PLAN, help="the DR plan; default: %(default)s")
+            plan.add_argument("--budgets", type=Path, default=DEFAULT_BUDGETS,
+                              help="its production budget profile is compared; default: %(default)s")  # fmt: skip
+            plan.add_argument("--coverage", type=Path, default=DEFAULT_COVERAGE,
+                              help="the parts no drill proves, with reasons; default: %(default)s")  # fmt: skip
         if verb == "restore":
             parser.add_argument("--into", type=inputs.database_name,
                                 help="restore mongodb into this other database instead of the live one")  # fmt: skip
@@ -105,6 +117,21 @@ def _sandbox(args: argparse.Namespace) -> SandboxClient:
     return sandbox_daemon.connect(args.sandbox_workdir.resolve())
 
 
+def _verify_plan(args: argparse.Namespace) -> int:
+    """Exit 1 naming each disagreement between the plan, the production budgets, the drills and the coverage file."""
+    plan = load_plan(args.plan)
+    coverage = load_coverage(args.coverage, plan)
+    scenarios = read_features()
+    problems = verify_plan(plan, load_budgets(args.budgets, "production"), coverage, scenarios)
+    for line in problems:
+        print(f"PROBLEM: {line}")
+    if problems:
+        print(f"{len(problems)} problem(s): the plan, the budgets and the drills disagree")
+        return 1
+    print(summary_line(plan, coverage, scenarios))
+    return 0
+
+
 def _report(check: procedures.Check) -> int:
     for line in check.findings:
         print(line)
@@ -115,6 +142,8 @@ def _report(check: procedures.Check) -> int:
 
 def run_recovery_command(args: argparse.Namespace) -> int:
     key = (args.command, args.what)
+    if key == ("verify", "plan"):
+        return _verify_plan(args)
     if key == ("backup", "keygen"):
         print(new_key())
         return 0

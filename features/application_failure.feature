@@ -5,6 +5,7 @@ Feature: Application failure
   fails every health check; the plan's remedy is to roll back to the previous
   release.
 
+  @plan:scenario/application-failure
   @drill @application_failure
   Scenario Outline: <which> killed with <signal> while the others keep serving
     Given the Calendar Assistant is running with 3 replicas
@@ -23,6 +24,7 @@ Feature: Application failure
       | one app replica is    | SIGKILL |
       | one app replica is    | SIGTERM |
 
+  @plan:scenario/application-failure
   @drill @application_failure
   Scenario: One app pod is deleted and its ReplicaSet replaces it while the others keep serving
     Given the Calendar Assistant is running with 3 replicas
@@ -33,6 +35,7 @@ Feature: Application failure
     And the other replicas kept answering throughout
     And no acknowledged write is lost
 
+  @plan:scenario/application-failure @plan:recovery/application-recovery
   @drill @application_failure
   Scenario Outline: A bad release that <behaviour> is rolled back
     Given the Calendar Assistant is running with 3 replicas

@@ -3,6 +3,7 @@ Feature: Backup testing
   somewhere that is not production to prove they restore — MongoDB into a
   scratch database compared document by document, Redis into a scratch server.
 
+  @plan:backup/mongodb-backup @plan:backup/redis-backup @plan:testing/verify-backups @plan:testing/test-restore
   @drill @backup_testing
   Scenario: Every backup verifies and restores into scratch targets
     Given the Calendar Assistant is running with 3 replicas

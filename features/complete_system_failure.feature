@@ -8,6 +8,10 @@ Feature: Complete system failure
   the drill measures how many, per data class, and how long the service and
   its monitoring were gone.
 
+  @plan:scenario/complete-system-failure @plan:backup/mongodb-backup @plan:backup/redis-backup
+  @plan:backup/kubernetes-resources @plan:backup/application-configuration @plan:recovery/infrastructure-recovery
+  @plan:recovery/mongodb-recovery @plan:recovery/redis-recovery @plan:recovery/application-recovery
+  @plan:testing/test-system-recovery @plan:checklist/system-recovery-checklist
   @drill @complete_system_failure
   Scenario: Every component is killed and the system is rebuilt from the latest backups
     Given the Calendar Assistant is running with 3 replicas
@@ -23,6 +27,7 @@ Feature: Complete system failure
     And p95 latency is back under 200 ms within 30 seconds of recovery
     And the acknowledged writes lost are within each data class's RPO
 
+  @plan:scenario/complete-system-failure @plan:recovery/infrastructure-recovery
   @drill @complete_system_failure @monitoring
   Scenario: Monitoring scrapes every replica again after a complete system failure
     Given the Calendar Assistant is running with 3 replicas

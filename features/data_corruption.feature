@@ -4,6 +4,7 @@ Feature: Data corruption
   verified backup and verifies integrity again. Writes acknowledged after the
   backup are lost, and the drill measures how far back that reaches.
 
+  @plan:recovery/mongodb-recovery @plan:testing/test-data-recovery @plan:checklist/data-recovery-checklist
   @drill @data_corruption
   Scenario: Garbled calendar events are found and restored from the latest backup
     Given the Calendar Assistant is running with 3 replicas

@@ -5,6 +5,8 @@ Feature: Database failure
   application started again. Writes acknowledged after the backup are lost;
   the drill measures how many, and how far back the restored data reaches.
 
+  @plan:scenario/database-failure @plan:backup/mongodb-backup @plan:recovery/mongodb-recovery
+  @plan:testing/test-data-recovery @plan:checklist/data-recovery-checklist
   @drill @database_failure
   Scenario: MongoDB is killed and restored from the latest backup
     Given the Calendar Assistant is running with 3 replicas
@@ -19,6 +21,7 @@ Feature: Database failure
     And p95 latency is back under 200 ms within 30 seconds of recovery
     And the acknowledged writes lost are within each data class's RPO
 
+  @plan:scenario/database-failure @plan:backup/mongodb-backup @plan:recovery/mongodb-recovery
   @drill @database_failure
   Scenario: Scheduled backups keep the data lost within the RPO
     Given the Calendar Assistant is running with 3 replicas
@@ -31,6 +34,7 @@ Feature: Database failure
     Then every replica answers 5 consecutive probes within the database RTO
     And the acknowledged writes lost are within each data class's RPO
 
+  @plan:scenario/database-failure @plan:recovery/mongodb-recovery
   @drill @database_failure
   Scenario: MongoDB's data files are corrupted on disk and it is restored from the latest backup
     Given the Calendar Assistant is running with 3 replicas
@@ -44,6 +48,7 @@ Feature: Database failure
     Then every replica answers 5 consecutive probes within the database RTO
     And the acknowledged writes lost are within each data class's RPO
 
+  @plan:scenario/database-failure
   @drill @database_failure
   Scenario: The MongoDB server hangs and the service comes back when it resumes
     Given the Calendar Assistant is running with 3 replicas

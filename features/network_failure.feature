@@ -5,6 +5,7 @@ Feature: Network failure
   fail requests but must never corrupt data; after the heal it must recover
   within the application RTO, and no acknowledged write may be lost.
 
+  @plan:scenario/network-failure
   @drill @network_failure
   Scenario Outline: The app's link to <store> is cut, then healed
     Given the Calendar Assistant is running with 3 replicas
@@ -21,6 +22,7 @@ Feature: Network failure
       | MongoDB |
       | Redis   |
 
+  @plan:scenario/network-failure
   @drill @network_failure
   Scenario: A slow link to MongoDB keeps the service within its latency budget
     Given the Calendar Assistant is running with 3 replicas
@@ -30,6 +32,7 @@ Feature: Network failure
     Then the service stayed up, answering health checks within 40 ms at the 95th percentile
     And no acknowledged write is lost
 
+  @plan:scenario/network-failure
   @drill @network_failure
   Scenario Outline: The <store> server is taken off its network, then put back
     Given the Calendar Assistant is running with 3 replicas

@@ -4,6 +4,7 @@ Feature: Redis failure
   would be. With an append-only file no acknowledged session is lost; with
   snapshots only, the loss reaches back at most one snapshot interval.
 
+  @plan:scenario/database-failure
   @drill @redis_failure
   Scenario Outline: Redis is killed under load with <persistence> persistence
     Given the Calendar Assistant is running with 3 replicas

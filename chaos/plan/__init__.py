@@ -1,0 +1,1 @@
+"""The DR plan read into its parts, checked against the budgets and the drills, and reviewed."""
