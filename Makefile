@@ -60,6 +60,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	$(PYTHON) -m chaos.cli verify plan
 
 clean:
 	rm -rf reports/allure-results reports/allure-report reports/latest .drill

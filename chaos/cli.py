@@ -21,7 +21,12 @@ from chaos.faults.ledger import DEFAULT_LEDGER, Ledger
 from chaos.measure.probe import DEFAULT_TIMEOUT_S
 from chaos.measure.verdict import Verdict
 from chaos.measure.workload import workload_for
+from chaos.plan.model import load_plan
+from chaos.plan.review import review
+from chaos.plan.trace import DEFAULT_COVERAGE, load_coverage
 from chaos.report.compliance import verify_evidence
+from chaos.report.environment import DEFAULT_PLAN
+from chaos.report.history import load_history
 from chaos.runner import run_drills
 from chaos.targets.base import Endpoints
 from chaos.watch import watch
@@ -75,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
                                                        "exit 1 on any missing, changed or unlisted file")  # fmt: skip
     check.add_argument("run_dir", type=inputs.existing_dir,
                        help="a run directory: reports/<run-id> (or reports/latest)")  # fmt: skip
+
+    look = commands.add_parser("review", help="the plan's review_procedures: the last runs per part of the plan, "
+                                               "as Markdown")  # fmt: skip
+    look.add_argument("--history", type=Path, default=Path("reports") / "history.jsonl",
+                      help="the runs' history (drill run appends to it); default: %(default)s")  # fmt: skip
+    look.add_argument("--runs", type=inputs.whole_number(1, 1000), default=13,
+                      help="the last N runs, 1..1000; default: 13 (a quarter of weekly runs)")  # fmt: skip
+    look.add_argument("--output", type=Path, default=None, help="write the review here; default: standard output")
+    look.add_argument("--plan", type=Path, default=DEFAULT_PLAN, help="default: %(default)s")
+    look.add_argument("--coverage", type=Path, default=DEFAULT_COVERAGE, help="default: %(default)s")
 
     spy = commands.add_parser(
         "watch", help="measure a recovery performed by hand: outages, RTO phases, data lost per data class"
@@ -195,6 +210,19 @@ def _images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _review(args: argparse.Namespace) -> int:
+    if not args.history.is_file():
+        raise ConfigError(f"--history {args.history}: no such file (drill run writes it next to the run directories)")
+    plan = load_plan(args.plan)
+    text = review(load_history(args.history), plan, load_coverage(args.coverage, plan), runs=args.runs)
+    if args.output is None:
+        print(text, end="")
+    else:
+        args.output.write_text(text)
+        print(f"review of the last {args.runs} run(s) written to {args.output}")
+    return 0
+
+
 def _evidence(args: argparse.Namespace) -> int:
     check = verify_evidence(args.run_dir)
     for problem in check.problems:
@@ -209,7 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"]:  # everything after `run` belongs to pytest, -m included
         return run_drills(argv[1:])
     args = _parser().parse_args(argv)
-    commands = {"watch": _watch, "cleanup": _cleanup, "sandbox": _sandbox, "evidence": _evidence, "images": _images}
+    commands = {
+        "watch": _watch,
+        "cleanup": _cleanup,
+        "sandbox": _sandbox,
+        "evidence": _evidence,
+        "images": _images,
+        "review": _review,
+    }
     try:
         return commands.get(args.command, run_recovery_command)(args)
     except (ConfigError, SafetyError, ToolNotFoundError) as exc:  # refused before anything was changed

@@ -194,6 +194,9 @@ class DrillCommunication:
                 "measured_s": {step: None if value is None else round(value, 3) for step, value in self.done.items()},
                 "budget_s": {step: self.budgets.communication[step] for step in self.done},
                 "deliveries": len(self.deliveries()),
+                "channels": {channel: {"sent": sum(d.channel == channel for d in self.deliveries()),
+                                       "ok": sum(d.channel == channel and d.ok for d in self.deliveries())}
+                             for channel in sorted({d.channel for d in self.deliveries()})},
                 "failed": sum(not delivery.ok for delivery in self.deliveries())}  # fmt: skip
 
 

@@ -126,19 +126,23 @@ def _outline(text: str, source: Path) -> _Block:
     return root
 
 
-def _find(parent: _Block, title: str, source: Path, what: str) -> _Block:
+def _find(parent: _Block, title: str, source: Path, what: str, expected: tuple[str, ...] = ()) -> _Block:
     for child in parent.children:
         if child.title == title:
             return child
-    titles = [child.title for child in parent.children]
-    close = difflib.get_close_matches(title, titles, n=1, cutoff=0.6)
+    # A renamed heading is one the model does not know, near the expected title (never another expected one).
+    unknown = [child.title for child in parent.children if child.title not in expected]
+    close = [t for t in unknown if t.lower() in title.lower() or title.lower() in t.lower()]
+    close += difflib.get_close_matches(title, unknown, n=1, cutoff=0.5)
     level = "#" * (parent.level + 1)
     if close:
         found = next(child for child in parent.children if child.title == close[0])
         raise PlanError(f"{source}:{found.line}: '{level} {close[0]}' where '{level} {title}' was expected "
                         f"({what}): renamed? The model reads the plan by its headings")  # fmt: skip
     where = f"under '{'#' * parent.level} {parent.title}' (line {parent.line})" if parent.level else "at the top level"
-    raise PlanError(f"{source}: no '{level} {title}' section {where} ({what})")
+    others = "; ".join(f"line {c.line}: '{level} {c.title}'" for c in parent.children if c.title in unknown)
+    others = f"; headings there the model does not know: {others}" if others else ""
+    raise PlanError(f"{source}: no '{level} {title}' section {where} ({what}){others}")
 
 
 def _objectives(block: _Block, kind: str, source: Path) -> list[Section]:
@@ -206,10 +210,11 @@ def load_plan(path: Path) -> Plan:
     top = tops[0] if tops else outline
     sections: list[Section] = []
     for title, kind in REQUIRED.items():
-        block = _find(top, title, path, "a part of the plan drills trace")
+        block = _find(top, title, path, "a part of the plan drills trace", tuple(REQUIRED))
         if title == "Recovery Objectives":
             for heading, objective in OBJECTIVES.items():
-                sections += _objectives(_find(block, heading, path, "objectives"), objective, path)
+                found = _find(block, heading, path, "objectives", tuple(OBJECTIVES))
+                sections += _objectives(found, objective, path)
         elif kind == "scenario":
             if not block.children:
                 raise PlanError(f"{path}:{block.line}: '## {title}' holds no '### <n>. <scenario>'")

@@ -66,7 +66,7 @@ def _scenario(scenario: dict[str, Any]) -> dict[str, Any]:
 
 def write_compliance(
     run_dir: Path, *, run_id: str, started_at: float, environment: dict[str, str], summary: dict[str, Any],
-    trends: dict[str, Any], pictures: dict[str, Path],
+    trends: dict[str, Any], pictures: dict[str, Path], coverage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Write compliance.json and compliance.html into ``run_dir``; returns the JSON document."""
     redact = Redactor()
@@ -82,6 +82,7 @@ def write_compliance(
         "plan": {"path": environment.get("dr plan", ""), "sha256": environment.get("dr plan sha256", "")},
         "verdicts": counts,
         "scenarios": scenarios,
+        "coverage": coverage or {"parts": []},
         "trends": trends,
         "evidence": {"files": files, "manifest_sha256": manifest_sha256(files)},
     }
@@ -111,6 +112,34 @@ def _verdict(value: str) -> str:
 def _image(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img alt="{_cell(path.name)}" src="data:image/png;base64,{data}">'
+
+
+def _coverage_html(coverage: dict[str, Any]) -> list[str]:
+    """The plan's parts against this run's scenarios: what was proven, by what, and what was not, and why."""
+    out = ["<h2>Plan coverage</h2>"]
+    if coverage.get("error"):
+        return [*out, f"<p class='failed'>The plan could not be read: {_cell(coverage['error'])}</p>"]
+    parts = coverage.get("parts", [])
+    counts = {status: sum(1 for row in parts if row["status"] == status)
+              for status in ("drilled", "untested", "not drilled")}  # fmt: skip
+    out.append(f"<p>{_cell(coverage.get('plan', ''))} (SHA-256 <code>{_cell(coverage.get('plan_sha256', ''))}</code>): "
+               f"{len(parts)} parts; {counts['drilled']} drilled in this run, {counts['untested']} deliberately "
+               f"untested ({_cell(coverage.get('coverage_file', ''))}), {counts['not drilled']} not drilled in "
+               "this run.</p>")  # fmt: skip
+    out.append("<table><tr><th>part of the plan</th><th>status</th><th>scenarios: verdict, figure</th>"
+               "<th>evidence</th></tr>")  # fmt: skip
+    for row in parts:
+        status = _verdict(row["verdict"]) if row["status"] == "drilled" else _cell(row["status"])
+        if row.get("reason"):
+            status += f"<br><span class='small'>{_cell(row['reason'])}</span>"
+        proving = "<br>".join(f"{_cell(s['name'])}: {_verdict(s['verdict'])} {_cell(s['figure'])}"
+                              for s in row["scenarios"]) or "—"  # fmt: skip
+        evidence = "<br>".join(f"<code>{_cell(s['evidence_dir'])}/</code>" for s in row["scenarios"]
+                               if s["verdict"] != "unsupported") or "—"  # fmt: skip
+        out.append(f"<tr><td><b>{_cell(row['title'])}</b><br><span class='small'>{_cell(row['part'])}, plan line "
+                   f"{row['line']}</span></td><td>{status}</td><td>{proving}</td><td>{evidence}</td></tr>")  # fmt: skip
+    out.append("</table>")
+    return out
 
 
 def _html(document: dict[str, Any], pictures: dict[str, Path]) -> str:
@@ -146,6 +175,7 @@ def _html(document: dict[str, Any], pictures: dict[str, Path]) -> str:
                    f"</span></td><td>{_verdict(scenario['verdict'])}</td><td>{figures}</td><td>{budgets}</td>"
                    f"<td>{checklist['ticked']} of {checklist['items']} items ticked</td></tr>")  # fmt: skip
     out.append("</table>")
+    out += _coverage_html(document["coverage"])
     regressions = document["trends"].get("regressions", [])
     out.append(f"<h2>Trends</h2><p>{document['trends'].get('runs', 0)} runs in the history. "
                + ("No regression." if not regressions else "<b>Regressions:</b>") + "</p>")  # fmt: skip

@@ -15,6 +15,8 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chaos.plan.coverage import scenario_parts
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -48,6 +50,10 @@ def run_entry(run_id: str, at: float, profile: str, scenarios: list[dict[str, An
             "verdict": scenario["verdict"],
             "rto_s": scenario["rto"].get("measured_s"),
             "rpo_s": {name: loss.get("window_s") for name, loss in scenario["rpo"].items()},
+            # for the plan's review (drill review): what it proved, and against which budgets
+            "plan": sorted(scenario_parts(scenario)),
+            "rto_budget_s": scenario["rto"].get("budget_s"),
+            "rpo_budget_s": {name: loss.get("budget_s") for name, loss in scenario["rpo"].items()},
         }
     return {"run_id": run_id, "at": at, "profile": profile, "scenarios": figures}
 
