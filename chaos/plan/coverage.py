@@ -55,6 +55,8 @@ def _figure(part: str, scenario: dict[str, Any]) -> str:
         return shown
     if rto.get("measured_s") is not None:
         return f"RTO {rto['component']} {rto['measured_s']:.2f}s of {rto['budget_s']:g}s"
+    if rto.get("budget_s") is not None:
+        return f"RTO {rto['component']}: not back within {rto['budget_s']:g}s"
     judgements = scenario.get("judgements") or []
     return judgements[0]["reason"][:120] if judgements else ""
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from chaos.plan.model import load_plan
+from chaos.report.environment import DEFAULT_PLAN
 from chaos.runner import VALUE_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +37,16 @@ def test_a_breached_budget_exits_1_and_the_evidence_verifies(tmp_path: Path) -> 
                             cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert verify.returncode == 0, verify.stdout
     assert verify.stdout.startswith("ok: ")
+    # The compliance report accounts for every part of the plan; the breached drill's parts show its verdict.
+    coverage = json.loads((tmp_path / "report" / "compliance.json").read_text())["coverage"]
+    rows = {row["part"]: row for row in coverage["parts"]}
+    assert set(rows) == set(load_plan(DEFAULT_PLAN).ids())
+    assert (rows["scenario/database-failure"]["status"], rows["scenario/database-failure"]["verdict"]) == (
+        "drilled", "failed")  # fmt: skip
+    assert rows["rto/database"]["scenarios"][0]["figure"] == "RTO database: not back within 0.001s"
+    assert rows["rpo/logs"]["status"] == "untested"
+    assert rows["scenario/network-failure"]["status"] == "not drilled"
+    assert "Plan coverage" in (tmp_path / "report" / "compliance.html").read_text()
 
 
 def test_a_missing_server_binary_is_an_infrastructure_error_exit_3(tmp_path: Path) -> None:
