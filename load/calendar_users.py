@@ -4,7 +4,7 @@ Run by chaos.measure.crowd as its own process; never import this module into a
 drill's process (locust patches the standard library with gevent on import).
 
 Each simulated user signs up and signs in once, then works through a weighted
-mix of what calendar users do, with 1-3 s of thinking between actions. Every
+mix of what calendar users do, with 2-6 s of thinking between actions. Every
 action is one request from the user's point of view; its outcome goes into
 locust's statistics and into a JSON-lines log, one line per request:
 
@@ -96,7 +96,7 @@ def _record(line: dict[str, Any]) -> None:
 
 
 class CalendarUser(HttpUser):
-    wait_time = between(1, 3)
+    wait_time = between(2, 6)
     host = "http://127.0.0.1"  # replaced by --host or --replica-urls
 
     def on_start(self) -> None:
