@@ -723,7 +723,8 @@ do_down() {
             rm -rf --one-file-system "$STATE"
             say "state: removed $STATE"
             for p in "${parents[@]}"; do
-                [[ -n "$p" ]] && rmdir "$p" 2>/dev/null && say "state: removed $p (created by up)"
+                # a parent something else put files in stays, and is no failure of down
+                if [[ -n "$p" ]] && rmdir "$p" 2>/dev/null; then say "state: removed $p (created by up)"; fi
             done
         fi
     fi
