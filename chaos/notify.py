@@ -1,22 +1,29 @@
 """Messages to the people the DR plan's communication plan names, through Apprise.
 
-Four channels, one per step of the plan: ``team`` (notify_team: the on-call
-chat and email), ``status`` (update_status: the status page), ``users``
-(notify_users) and ``support`` (update_support_team). Each channel is a list of
-Apprise URLs, for example:
+Four channels, one per function of the plan: ``team`` (notify_team: the on-call
+chat and email), ``status`` (update_status: the status page and stakeholders),
+``users`` (notify_users) and ``support`` (update_support_team). Each channel is a
+list of Apprise URLs. The first form of each is tested against local servers:
 
-- a Slack-compatible incoming webhook: ``mmost://chat.example.com/${CHAT_TOKEN}``
-  (Mattermost; ``mmosts://`` over TLS) or ``slack://${SLACK_TOKENS}``;
-- email: ``mailtos://${SMTP_USER}:${SMTP_PASSWORD}@smtp.example.com?to=oncall@example.com``,
-  or ``mailto://relay.internal:25?from=drill@example.com&to=oncall@example.com&mode=insecure``
-  for a relay without TLS;
+- Slack-compatible chat webhook: ``mmost://chat.example.com/${CHAT_TOKEN}``
+  (Mattermost, posts to ``/hooks/<token>``; ``mmost://host:8065/...`` for another port,
+  ``mmosts://`` over TLS). Slack itself: ``slack://${SLACK_A}/${SLACK_B}/${SLACK_C}/#incidents``.
+- email to a relay that speaks neither TLS nor auth:
+  ``mailto://relay.internal:25?from=drill@example.com&to=oncall@example.com&mode=insecure``;
+  with STARTTLS and login: ``mailtos://${SMTP_USER}:${SMTP_PASSWORD}@smtp.example.com?to=oncall@example.com``.
 - a status page or any HTTP receiver: ``json://status.example.com/api/incidents`` (a JSON POST
-  with title and message).
+  of version, title, message and type; ``jsons://`` over TLS).
 
 ``${NAME}`` stands for the value of the environment variable NAME, read when a
-message is sent: tokens and passwords never sit in the targets file, and never
-reach a report — a destination is shown as its scheme and host only, and a
-failure's text has every expanded value taken out.
+message is sent and put into the URL as it is (percent-encode a password's ``@``
+or ``/`` in the variable). Secrets never sit in the targets file, nor reach a
+report: a destination is shown as scheme and host, and every value a URL was
+given is masked in failure texts and in what Apprise and urllib3 log (at DEBUG
+they print whole webhook URLs).
+
+``timeout`` bounds each destination: that long to connect, that long for each
+read (Apprise's ``cto`` and ``rto``, replacing any written in the URL), and
+Apprise stops waiting for it after twice that in all.
 
 Sending never raises: a destination that refuses, times out or cannot be
 reached gives a failed :class:`Delivery` with the reason, and a warning in the
@@ -25,6 +32,7 @@ log. Every title and body is marked as a drill.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -32,20 +40,24 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import apprise
+from apprise.manager_plugins import NotificationManager
 
 with warnings.catch_warnings():
-    # Apprise's email plugin loads its PGP support on first use, which imports imghdr, deprecated since
-    # Python 3.11: imported here once, quietly, rather than as an error in the middle of a drill.
-    warnings.simplefilter("ignore", DeprecationWarning)
+    # Apprise's email plugin imports its PGP support on first use, which imports imghdr, deprecated since
+    # Python 3.11: imported here once, quietly, rather than raised as an error in the middle of a drill.
+    warnings.filterwarnings("ignore", message="'imghdr' is deprecated", category=DeprecationWarning)
     import apprise.utils.pgp
 
 from chaos.config import parse_duration
 from chaos.errors import ConfigError
 from chaos.report.redact import Redactor
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = [
     "CHANNELS",
@@ -63,14 +75,18 @@ DRILL_MARK = "[DRILL]"
 DRILL_FOOTER = "This is a disaster-recovery drill, not a real incident."
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 VARIABLE = re.compile(r"[A-Z_][A-Z0-9_]*")
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+STAND_IN = "x"  # what a ${VARIABLE} is while a URL is checked: the secret is not read for that
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 120.0
+# The loggers that print what a URL holds: Apprise's plugins (the webhook URL, at DEBUG) and urllib3 (the path).
+SENDING_LOGGERS = ("apprise", "urllib3.connectionpool", "urllib3.util.retry")
 
 
 @dataclass(frozen=True)
 class NotificationSettings:
     channels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # channel -> URL templates, as written
-    timeout_s: float = DEFAULT_TIMEOUT_S  # connect and read timeout of each destination
+    timeout_s: float = DEFAULT_TIMEOUT_S  # connect timeout, and read timeout, of each destination
 
     @property
     def enabled(self) -> bool:
@@ -82,7 +98,7 @@ def _variables(template: str) -> list[str]:
 
 
 def parse_notifications(raw: object, where: str) -> NotificationSettings:
-    """A target's ``notifications`` mapping; ``None``: off. Errors name the key."""
+    """A target's ``notifications`` mapping; ``None``: off. Errors name the key; no variable is read."""
     if raw is None:
         return NotificationSettings()
     here = f"{where}.notifications"
@@ -102,7 +118,7 @@ def parse_notifications(raw: object, where: str) -> NotificationSettings:
         if key not in CHANNELS:
             raise ConfigError(f"{here}.{key}: unknown key; expected {', '.join(CHANNELS)}, timeout")
         if not isinstance(value, list):
-            raise ConfigError(f"{here}.{key}: expected a list of Apprise URLs, got {value!r}")
+            raise ConfigError(f"{here}.{key}: expected a list of Apprise URLs, got {type(value).__name__}")
         for index, url in enumerate(value):
             _check_url(url, f"{here}.{key}[{index}]")
         channels[key] = tuple(value)
@@ -111,21 +127,23 @@ def parse_notifications(raw: object, where: str) -> NotificationSettings:
 
 def _check_url(url: object, where: str) -> None:
     if not isinstance(url, str) or not url.strip():
-        raise ConfigError(f"{where}: expected an Apprise URL (a string), got {url!r}")
+        raise ConfigError(f"{where}: expected an Apprise URL (a string), got {type(url).__name__}")
     for name in _variables(url):
         if not VARIABLE.fullmatch(name):
             raise ConfigError(f"{where}: ${{{name}}} is not a variable: write ${{NAME}}, NAME in capitals, digits "
                               "and '_'")  # fmt: skip
-    if re.search(r"\$(?!\{)", url):
+    if "$" in PLACEHOLDER.sub("", url):
         raise ConfigError(f"{where}: a '$' that does not start ${{NAME}}: secrets come from ${{VARIABLES}}")
-    # Check the form without the secrets: every variable as a harmless stand-in.
-    probe = PLACEHOLDER.sub("x", url)
-    if apprise.Apprise.instantiate(probe, suppress_exceptions=True) is None:
-        scheme = url.split("://", 1)[0] if "://" in url else ""
-        known = "" if not scheme else f" (is {scheme}:// a scheme Apprise knows?)"
-        raise ConfigError(f"{where}: Apprise cannot use {redacted(url)}{known}; for example mmost://host/TOKEN "
-                          "(Slack-compatible webhook), mailto://host?to=ADDRESS (email), json://host/path "
-                          "(HTTP receiver)")  # fmt: skip
+    if apprise.Apprise.instantiate(PLACEHOLDER.sub(STAND_IN, url), suppress_exceptions=True) is not None:
+        return
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    schemes: list[str] = NotificationManager().schemas()  # type: ignore[no-untyped-call]
+    if scheme not in schemes and scheme not in ("http", "https"):
+        close = [f"{known}://" for known in difflib.get_close_matches(scheme, schemes, n=3)]
+        hint = f"close: {', '.join(close)}" if close else "for chat mmost://, email mailto://, a webhook json://"
+        raise ConfigError(f"{where}: Apprise cannot use {redacted(url)}: it knows no scheme {scheme}://; {hint}")
+    raise ConfigError(f"{where}: Apprise cannot use {redacted(url)}: its {scheme}:// plugin refused the URL (checked "
+                      f"with each ${{VARIABLE}} as {STAND_IN!r}); see Apprise's page for {scheme}://")  # fmt: skip
 
 
 def missing_variables(settings: NotificationSettings) -> list[str]:
@@ -145,7 +163,8 @@ def redacted(url: str) -> str:
     """
     try:
         scheme, rest = url.split("://", 1) if "://" in url else ("?", url)
-        authority = rest.split("/", 1)[0].split("?", 1)[0]
+        scheme = scheme if PLACEHOLDER.fullmatch(scheme) or SCHEME.fullmatch(scheme) else "?"
+        authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
         host = authority.rsplit("@", 1)[-1]
         if PLACEHOLDER.fullmatch(host):
             return f"{scheme}://{host}"
@@ -153,8 +172,8 @@ def redacted(url: str) -> str:
             return f"{scheme}://..."
         name = urlsplit(f"//{host}").hostname or ""
         return f"{scheme}://{name if '.' in name or ':' in name or name == 'localhost' else '...'}"
-    except ValueError:
-        return "?://?"
+    except Exception:  # odd input is shown as nothing rather than raised from a report
+        return "?://..."
 
 
 @dataclass(frozen=True)
@@ -166,7 +185,7 @@ class Delivery:
     started_at: float  # wall clock
     seconds: float
     ok: bool
-    error: str = ""
+    error: str = ""  # redacted: no value a URL was given
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.event, "channel": self.channel, "destination": self.destination, "title": self.title,
@@ -174,15 +193,38 @@ class Delivery:
                 "error": self.error}  # fmt: skip
 
 
-class _Collect(logging.Handler):
-    """Apprise's own log lines while one message is sent: they say why it failed."""
+class _Scrubber(logging.Filter):
+    """Masks every value a URL was given, in texts and in the records of the libraries that send.
+
+    Process-wide, and values are never forgotten: a worker Apprise stopped waiting for may still log.
+    """
 
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: list[str] = []
+        super().__init__()
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+    def learn(self, values: Iterable[str]) -> None:
+        with self._lock:
+            self._values.update(value for value in values if value)
+
+    def __call__(self, text: str) -> str:
+        with self._lock:
+            values = list(self._values)
+        return Redactor(values)(text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's to report
+            return True
+        scrubbed = self(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+_SCRUB = _Scrubber()
 
 
 class Notifier:
@@ -193,12 +235,15 @@ class Notifier:
         self.log = log or logging.getLogger("chaos.notify")
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
+        for name in SENDING_LOGGERS:
+            logging.getLogger(name).addFilter(_SCRUB)  # once: addFilter ignores a filter already there
 
     def deliveries(self) -> list[Delivery]:
         with self._lock:
             return list(self._deliveries)
 
     def send(self, event: str, channel: str, title: str, body: str) -> list[Delivery]:
+        """One message to every destination of ``channel``, marked as a drill; never raises."""
         marked_title = f"{DRILL_MARK} {title}"
         marked_body = f"{DRILL_MARK} {body}\n\n{DRILL_FOOTER}"
         results = [self._one(event, channel, url, marked_title, marked_body)
@@ -209,37 +254,37 @@ class Notifier:
 
     def _one(self, event: str, channel: str, template: str, title: str, body: str) -> Delivery:
         started, clock = time.time(), time.monotonic()
-        destination = redacted(template)
-        secrets = [value for name in _variables(template) if (value := os.environ.get(name))]
-        ok, error = False, ""
+        _SCRUB.learn(os.environ.get(name, "") for name in _variables(template))
         try:
-            missing = [name for name in _variables(template) if not os.environ.get(name)]
-            if missing:
-                raise LookupError(f"environment variable {', '.join(missing)} not set")
-            url = PLACEHOLDER.sub(lambda match: os.environ[match.group(1)], template)
-            separator = "&" if "?" in url else "?"
-            url += f"{separator}cto={self.settings.timeout_s:g}&rto={self.settings.timeout_s:g}"
-            sender = apprise.Apprise()
-            if not sender.add(url):
-                raise ValueError("Apprise refused the URL")
-            collect = _Collect()
-            logger = logging.getLogger("apprise")
-            logger.addHandler(collect)
-            try:
-                ok = bool(sender.notify(body=body, title=title))
-            finally:
-                logger.removeHandler(collect)
-            if not ok:
-                error = "; ".join(collect.lines[-3:]) or "not delivered"
-        except Exception as exc:  # a notification never stops a drill
+            ok, error = self._deliver(template, title, body)
+        except Exception as exc:  # a notification never stops a drill, whatever Apprise raises
             ok, error = False, f"{type(exc).__name__}: {exc}"
-        error = _scrub(error, secrets)
-        delivery = Delivery(event, channel, destination, title, started, time.monotonic() - clock, ok, error)
+        delivery = Delivery(event, channel, redacted(template), title, started, time.monotonic() - clock, ok,
+                            _SCRUB(error))  # fmt: skip
         if not ok:
-            self.log.warning("notification %s to %s (%s) failed: %s", event, channel, destination, error)
+            self.log.warning("notification %s to %s (%s) failed after %.2fs: %s", event, channel,
+                             delivery.destination, delivery.seconds, delivery.error)  # fmt: skip
         return delivery
 
-    # The plan's four steps (dr-plan.md, "Communication Plan"), with its arguments.
+    def _deliver(self, template: str, title: str, body: str) -> tuple[bool, str]:
+        missing = [name for name in _variables(template) if not os.environ.get(name)]
+        if missing:
+            return False, f"environment variable {', '.join(missing)} not set"
+        timeout = self.settings.timeout_s
+        url = PLACEHOLDER.sub(lambda match: os.environ[match.group(1)], template)
+        url += f"{'&' if '?' in url else '?'}cto={timeout:g}&rto={timeout:g}"  # the last of a repeated key wins
+        sender = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+        if not sender.add(url):
+            return False, "Apprise refused the URL once its variables were filled in"
+        with sender.notify(body=body, title=title, timeout=2 * timeout) as result:
+            # The call's status and the one destination's own: both must say it was accepted.
+            services = list(result)
+            if result and len(services) == 1 and services[0]:
+                return True, ""
+            reasons = [entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR", "CRITICAL")]
+            return False, f"{result.status.name.lower()}: {'; '.join(reasons[-3:]) or 'Apprise gave no reason'}"
+
+    # The plan's four functions (dr-plan.md, "Communication Plan"), with its arguments and an event.
     def notify_team(self, event: str, incident_type: str, details: str) -> list[Delivery]:
         return self.send(event, "team", f"Incident: {incident_type}", f"Incident: {incident_type}\nDetails: {details}")
 
@@ -253,9 +298,3 @@ class Notifier:
     def update_support_team(self, event: str, incident_type: str, status: str, eta: str) -> list[Delivery]:
         return self.send(event, "support", f"{incident_type}: {status}",
                          f"Incident: {incident_type}\nStatus: {status}\nETA: {eta}")  # fmt: skip
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return Redactor()(text)
