@@ -21,7 +21,6 @@ page (``status_updated``), judged against the budget profile's
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 from chaos.config import format_duration
@@ -149,9 +148,8 @@ class DrillCommunication:
         if all(delivery.ok for delivery in deliveries):
             # Wall clock: each delivery's start plus its duration, brought to the timeline's monotonic clock.
             last = max(delivery.started_at + delivery.seconds for delivery in deliveries)
-            at = time.monotonic() - (time.time() - last)
-            self.done[step] = at - self.detected_mono
-            self.record.timeline.mark(step, mono=at)
+            moment = self.record.timeline.mark(step, wall=last)
+            self.done[step] = moment.mono - self.detected_mono
         else:
             self.done[step] = None
 

@@ -41,10 +41,6 @@ def _to_wall(mono: float) -> float:
     return time.time() - (time.monotonic() - mono)
 
 
-def _to_mono(wall: float) -> float:
-    return time.monotonic() - (time.time() - wall)
-
-
 def _describe_users(args: dict[str, Any], context: PlanContext) -> str:
     where = "the app Service" if context.target.kind == "kubernetes" else "the replicas in turn"
     return (f"LOAD {args['users']} simulated users (locust, its own process) sign in, browse their week and create, "
@@ -102,9 +98,8 @@ def _report(crowd: Crowd, drill: DrillRecord, code: int | None) -> None:
         summary["prober_rto_s"] = drill.rto.measured_s
     outage = user_outage(requests, fault.wall) if fault is not None else None
     if outage is not None:
-        drill.timeline.mark("users_first_failed", mono=_to_mono(outage.first_failed), wall=outage.first_failed)
-        drill.timeline.mark("users_last_failed", mono=_to_mono(outage.last_failed_end), wall=outage.last_failed_end,
-                            failed_requests=outage.failed)  # fmt: skip
+        drill.timeline.mark("users_first_failed", wall=outage.first_failed)
+        drill.timeline.mark("users_last_failed", wall=outage.last_failed_end, failed_requests=outage.failed)
     drill.load = summary
     if load_png(requests, drill.evidence_dir / "load.png", title=drill.name, fault_at=fault.wall if fault else None,
                 recovered_at=back, bin_s=BIN_S):  # fmt: skip
@@ -164,7 +159,6 @@ def latency_back(crowd: Crowd, drill: DrillRecord, ms: float, seconds: float) ->
     else:
         deadline = back + seconds + CONFIRM_S + BIN_S
         while True:
-            crowd.requests()
             result = latency_recovery(crowd.requests(), recovered_at=back, observed_until=crowd.observed_until(),
                                       threshold_s=ms / 1000, within_s=seconds, bin_s=BIN_S,
                                       confirm_s=CONFIRM_S)  # fmt: skip
@@ -174,6 +168,6 @@ def latency_back(crowd: Crowd, drill: DrillRecord, ms: float, seconds: float) ->
         verdict, reason = result.verdict, result.reason
         if result.back_after_s is not None:
             at = back + result.back_after_s
-            drill.timeline.mark("users_latency_back", mono=_to_mono(at), wall=at)
+            drill.timeline.mark("users_latency_back", wall=at)
     drill.judgements.append(Judgement(name, verdict, reason))
     _judge(verdict, reason)

@@ -115,14 +115,13 @@ def _platform_recovery(target: Target, prober: Prober, drill: DrillRecord, since
     that replica's first successful probe after it ``recovery_finished``.
     """
     events = sorted((event for event in target.platform_events() if event.wall >= since), key=lambda e: e.wall)
-    now_mono, now_wall = time.monotonic(), time.time()
     for event in events:
-        drill.timeline.mark(f"platform:{event.name}", mono=now_mono - (now_wall - event.wall), wall=event.wall,
-                            component=event.component, replica=event.replica, detail=event.detail)  # fmt: skip
+        drill.timeline.mark(f"platform:{event.name}", wall=event.wall, component=event.component,
+                            replica=event.replica, detail=event.detail)  # fmt: skip
     restart = next((event for event in events if event.name in RESTARTS and event.component == "app"), None)
     if restart is None or drill.timeline.first("recovery_started") is not None:
         return
-    drill.timeline.mark("recovery_started", mono=now_mono - (now_wall - restart.wall), wall=restart.wall,
+    drill.timeline.mark("recovery_started", wall=restart.wall,
                         procedure=f"{restart.replica} {restart.name} {restart.detail}")  # fmt: skip
     index = int(restart.replica.rsplit("-", 1)[1]) if restart.replica.rsplit("-", 1)[-1].isdigit() else -1
     url = prober.urls[index] if 0 <= index < len(prober.urls) else None

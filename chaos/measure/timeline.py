@@ -27,10 +27,14 @@ class Timeline:
         self._moments: list[Moment] = []
 
     def mark(self, name: str, *, mono: float | None = None, wall: float | None = None, **detail: Any) -> Moment:
-        """Record a moment now, or at an observed time given as monotonic (and wall) seconds."""
+        """Record a moment now, or at an observed time given as monotonic or wall-clock seconds (or both);
+        the clock not given is derived from the other."""
         now_mono, now_wall = time.monotonic(), time.time()
         if mono is None:
-            mono, wall = now_mono, now_wall
+            if wall is None:
+                mono, wall = now_mono, now_wall
+            else:
+                mono = now_mono - (now_wall - wall)
         elif wall is None:
             wall = now_wall - (now_mono - mono)
         moment = Moment(name, mono, wall, dict(detail))
