@@ -215,6 +215,16 @@ def test_the_matrix_accounts_for_every_part() -> None:
     assert rows["scenario/application-failure"]["reason"].startswith("no scenario of this run proves it")
 
 
+def test_a_replica_not_back_when_the_budget_ran_out_is_said_so_not_given_a_figure() -> None:
+    plan = load_plan(DEFAULT_PLAN)
+    late = _scenario("MongoDB restored", "failed", ["drill", "plan:scenario/database-failure"])
+    late["rto"]["budget_s"] = 0.001
+    rows = {row["part"]: row for row in coverage_matrix(plan, load_coverage(DEFAULT_COVERAGE, plan), [late],
+                                                         target="sandbox", notifications=False)}  # fmt: skip
+    assert rows["scenario/database-failure"]["verdict"] == "failed"
+    assert rows["scenario/database-failure"]["scenarios"][0]["figure"] == "RTO database: not back within 0.001s"
+
+
 def test_the_review_shows_each_parts_history_and_what_needs_attention() -> None:
     plan = load_plan(DEFAULT_PLAN)
     coverage = load_coverage(DEFAULT_COVERAGE, plan)
