@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -214,7 +215,34 @@ def build_local_images(client: docker.DockerClient) -> list[str]:
             built.append(stamped)
         client.images.get(stamped).tag(targets[name].split(":")[0], targets[name].split(":")[1] if ":" in
                                        targets[name] else "latest")  # fmt: skip
+        _untag_stale(client, targets[name].split(":")[0], keep=stamped)
     return built
+
+
+RELEASE_TAG = re.compile(r"^\d+\.\d+\.\d+-[\w.-]+-([0-9a-f]{12})$")  # release_image's tags
+
+
+def _untag_stale(client: docker.DockerClient, repository: str, *, keep: str) -> list[str]:
+    """Drop the tags a rebuild left behind in ``repository``: earlier ``build-*`` stamps and the releases
+    made from an app image that is no longer current. An image still used by a container keeps its tag."""
+    import docker.errors
+
+    current = client.images.get(keep).short_id.removeprefix("sha256:")
+    removed = []
+    for image in client.images.list(name=repository):
+        for tag in image.tags:
+            name, _, version = tag.rpartition(":")
+            if name != repository or tag == keep:
+                continue
+            release = RELEASE_TAG.match(version)
+            if not (version.startswith("build-") or (release and release.group(1) != current)):
+                continue
+            try:
+                client.images.remove(tag)
+            except docker.errors.APIError:  # in use by a container: kept until that container goes
+                continue
+            removed.append(tag)
+    return removed
 
 
 def _digest(source: Path | bytes) -> bytes:

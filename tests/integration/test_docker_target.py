@@ -18,6 +18,7 @@ from chaos.faults import BadRelease, Disconnect, DiskCorruption, Kill, Ledger, M
 from chaos.faults.process import SystemFailure, answers
 from chaos.targets.base import is_running
 from chaos.targets.docker import LABEL_RUN, DockerTarget, docker_client
+from chaos.targets.images import IMAGE_SETS, PREFIX, _build, _untag_stale
 from chaos.wait import wait_for
 
 if TYPE_CHECKING:
@@ -183,6 +184,34 @@ def test_what_a_killed_runner_left_is_removed_by_cleanup(tmp_path: Path) -> None
         assert client.networks.list(filters=label) == []
         assert client.volumes.list(filters=label) == []
     finally:
+        client.close()
+
+
+def test_a_rebuild_drops_the_tags_earlier_builds_left_and_keeps_what_a_container_uses() -> None:
+    """Each content change of a local image (a new FerretDB binary, an edited app) is a new ``build-*`` tag and,
+    for the app, new release tags: the ones it replaced go, so the engine's disk does not fill run after run."""
+    repository = f"{PREFIX}/untag-test-{os.getpid()}"
+    client = docker.from_env()
+    try:
+        base = IMAGE_SETS["local"].redis.image
+        _build(client, f"{repository}:build-current", f"FROM {base}\nLABEL drill.test=current\n", {})
+        _build(client, f"{repository}:build-in-use", f"FROM {base}\nLABEL drill.test=in-use\n", {})
+        current = client.images.get(f"{repository}:build-current")
+        stale_base, current_base = "0" * 12, current.short_id.removeprefix("sha256:")
+        for tag in ("build-0ld", "1.0.0", f"1.1.0-good-{stale_base}", f"1.1.0-crash-loop-{current_base}"):
+            current.tag(repository, tag)
+        container = client.containers.create(f"{repository}:build-in-use", command=["true"])
+        try:
+            removed = _untag_stale(client, repository, keep=f"{repository}:build-current")
+            left = {tag for image in client.images.list(name=repository) for tag in image.tags}
+        finally:
+            container.remove(force=True)
+        assert sorted(removed) == [f"{repository}:1.1.0-good-{stale_base}", f"{repository}:build-0ld"]
+        assert left == {f"{repository}:{tag}" for tag in ("build-current", "1.0.0", f"1.1.0-crash-loop-{current_base}",
+                                                           "build-in-use")}  # fmt: skip
+    finally:
+        for image in client.images.list(name=repository):
+            client.images.remove(image.id, force=True)
         client.close()
 
 
