@@ -203,10 +203,12 @@ def _images(args: argparse.Namespace) -> int:
 
     client = docker_client()
     try:
-        built = build_local_images(client)
+        built, dropped = build_local_images(client)
     finally:
         client.close()
     print("\n".join(f"built {tag}" for tag in built) or "every local image is built already")
+    if dropped:
+        print("\n".join(f"dropped {tag} (an earlier build)" for tag in dropped))
     return 0
 
 

@@ -180,8 +180,8 @@ def _mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def build_local_images(client: docker.DockerClient) -> list[str]:
-    """Build every image of the ``local`` set that is missing; returns the tags built."""
+def build_local_images(client: docker.DockerClient) -> tuple[list[str], list[str]]:
+    """Build every image of the ``local`` set that is missing; returns the tags built and the stale ones dropped."""
     base = _debian_base(client)
     ferretdb, toxiproxy = find_tool(FERRETDB), find_tool(TOXIPROXY_SERVER)
     apt = "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends"
@@ -203,7 +203,8 @@ def build_local_images(client: docker.DockerClient) -> list[str]:
             app_files,
         ),
     }  # fmt: skip
-    built = []
+    built: list[str] = []
+    dropped: list[str] = []
     images = IMAGE_SETS["local"]
     targets = {"ferretdb": images.mongodb.image, "redis": images.redis.image, "toxiproxy": images.toxiproxy.image,
                "prometheus": images.prometheus.image, "calendar-assistant": images.app.image}  # fmt: skip
@@ -215,8 +216,8 @@ def build_local_images(client: docker.DockerClient) -> list[str]:
             built.append(stamped)
         client.images.get(stamped).tag(targets[name].split(":")[0], targets[name].split(":")[1] if ":" in
                                        targets[name] else "latest")  # fmt: skip
-        _untag_stale(client, targets[name].split(":")[0], keep=stamped)
-    return built
+        dropped += _untag_stale(client, targets[name].split(":")[0], keep=stamped)
+    return built, dropped
 
 
 RELEASE_TAG = re.compile(r"^\d+\.\d+\.\d+-[\w.-]+-([0-9a-f]{12})$")  # release_image's tags
