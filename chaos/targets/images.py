@@ -6,7 +6,8 @@ Toxiproxy's and Prometheus's own images) and the app built from
 this machine from a Debian base made with debootstrap, for machines that cannot
 pull from Docker Hub: FerretDB stands in for MongoDB, Debian's redis-server and
 prometheus, the Toxiproxy and FerretDB binaries the set-up built. Local images
-are tagged by the hash of what goes into them, so a build is done once.
+are tagged by the hash of what goes into them, so a build is done once; a
+rebuild drops the tags (and the app's release images) it replaced.
 
 Each component says how its image is run: the command, the port it listens on,
 where its data lives. A release of the app is an image of its own, tagged with
