@@ -62,7 +62,6 @@ class DrillCommunication:
         self.detected_mono: float | None = None
         self.detected_by = ""
         self.done: dict[str, float | None] = {}  # measured step -> seconds from detection, None: not delivered
-        self._deliveries: list[Delivery] = []
         self._finished = False
 
     # -- the drill's life -------------------------------------------------------------------------
@@ -154,8 +153,7 @@ class DrillCommunication:
             self.done[step] = None
 
     def _record(self, deliveries: list[Delivery]) -> list[Delivery]:
-        with self._lock:
-            self._deliveries += deliveries
+        """Note each failed delivery in the drill's record; the notifier keeps every delivery."""
         for delivery in deliveries:
             if not delivery.ok:
                 self.record.notes.append(f"notification failed: {delivery.event} to {delivery.channel} "
@@ -181,21 +179,21 @@ class DrillCommunication:
 
     # -- evidence ---------------------------------------------------------------------------------
     def deliveries(self) -> list[Delivery]:
-        with self._lock:
-            return list(self._deliveries)
+        return self.notifier.deliveries()  # one notifier per drill: its deliveries are this drill's
 
     def save(self, path: Path) -> Path:
         return write_jsonl(path, (delivery.to_json() for delivery in self.deliveries()))
 
     def to_json(self) -> dict[str, Any]:
+        deliveries = self.deliveries()
         return {"detected_by": self.detected_by or None,
                 "measured_s": {step: None if value is None else round(value, 3) for step, value in self.done.items()},
                 "budget_s": {step: self.budgets.communication[step] for step in self.done},
-                "deliveries": len(self.deliveries()),
-                "channels": {channel: {"sent": sum(d.channel == channel for d in self.deliveries()),
-                                       "ok": sum(d.channel == channel and d.ok for d in self.deliveries())}
-                             for channel in sorted({d.channel for d in self.deliveries()})},
-                "failed": sum(not delivery.ok for delivery in self.deliveries())}  # fmt: skip
+                "deliveries": len(deliveries),
+                "channels": {channel: {"sent": sum(d.channel == channel for d in deliveries),
+                                       "ok": sum(d.channel == channel and d.ok for d in deliveries)}
+                             for channel in sorted({d.channel for d in deliveries})},
+                "failed": sum(not delivery.ok for delivery in deliveries)}  # fmt: skip
 
 
 def _figures(record: DrillRecord) -> list[tuple[str, str]]:
