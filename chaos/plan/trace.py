@@ -15,7 +15,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chaos.config import format_duration
 from chaos.errors import ConfigError
@@ -88,28 +88,21 @@ def derived_parts(steps: tuple[str, ...] | list[str]) -> set[str]:
 
 
 def read_features(directory: Path = DEFAULT_FEATURES) -> list[ScenarioTrace]:
-    """Every scenario of the feature files, with its tags (the feature's included) and steps."""
+    """Every scenario of the feature files as pytest-bdd reads them: its tags with the feature's, its steps
+    with the background's. A file Gherkin cannot read is a ConfigError naming its line."""
+    from pytest_bdd.exceptions import GherkinParseError
+    from pytest_bdd.parser import FeatureParser
+
     scenarios = []
     for path in sorted(directory.glob("*.feature")):
-        feature_tags: list[str] = []
-        pending: list[str] = []
-        current: dict[str, Any] | None = None
-        for number, raw in enumerate(path.read_text().splitlines(), start=1):
-            line = raw.strip()
-            if line.startswith("@"):
-                pending += [tag.lstrip("@") for tag in line.split()]
-            elif line.startswith("Feature:"):
-                feature_tags, pending = pending, []
-            elif line.startswith(("Scenario:", "Scenario Outline:")):
-                if current is not None:
-                    scenarios.append(ScenarioTrace(**current))
-                current = {"feature": path, "line": number, "name": line.split(":", 1)[1].strip(),
-                           "tags": tuple(feature_tags + pending), "steps": ()}  # fmt: skip
-                pending = []
-            elif current is not None and line.split(" ", 1)[0] in ("Given", "When", "Then", "And", "But"):
-                current["steps"] += (line.split(" ", 1)[1],)
-        if current is not None:
-            scenarios.append(ScenarioTrace(**current))
+        try:
+            feature = FeatureParser(str(path.parent), path.name).parse()
+        except GherkinParseError as exc:
+            raise ConfigError(f"{path}:{exc.line}: {exc.message}") from None
+        scenarios += [ScenarioTrace(path, template.line_number, template.name,
+                                    tuple(sorted(feature.tags | template.tags)),
+                                    tuple(step.name for step in template.steps))
+                      for template in feature.scenarios.values()]  # fmt: skip
     return scenarios
 
 

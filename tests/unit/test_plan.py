@@ -168,6 +168,23 @@ def test_a_tag_naming_no_part_of_the_plan_fails_with_its_file_and_line(tmp_path:
     assert "did you mean 'scenario/network-failure'" in problem
 
 
+def test_features_are_read_as_pytest_bdd_reads_them(tmp_path: Path) -> None:
+    """A background's steps belong to every scenario after it; a file Gherkin cannot read is named with its line."""
+    (tmp_path / "restore.feature").write_text(
+        "@drill\nFeature: Restore\n  Background:\n    Given writers track users through the app\n\n"
+        "  @plan:scenario/database-failure\n  Scenario: Restored\n"
+        "    When every replica answers 5 consecutive probes within the database RTO\n"
+        "    Then the acknowledged writes lost are within each data class's RPO\n"
+    )  # fmt: skip
+    (scenario,) = read_features(tmp_path)
+    assert (scenario.line, scenario.name, scenario.plan_tags) == (7, "Restored", ["scenario/database-failure"])
+    assert "drill" in scenario.tags
+    assert derived_parts(scenario.steps) == {"rto/database", "rpo/user-data"}
+    (tmp_path / "restore.feature").write_text("Feature: Broken\n  Scenario: One\n    Given a step\n  Whatever: x\n")
+    with pytest.raises(ConfigError, match=r"restore\.feature:4: "):
+        read_features(tmp_path)
+
+
 def test_objectives_follow_from_the_steps() -> None:
     steps = ["writers track users, calendar events and settings through the app",
              "every replica answers 5 consecutive probes within the database RTO",
