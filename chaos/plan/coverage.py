@@ -78,8 +78,9 @@ def coverage_matrix(plan: Plan, coverage: Coverage, scenarios: list[dict[str, An
                     notifications: bool) -> list[dict[str, Any]]:  # fmt: skip
     """One row per part of the plan, in the plan's order."""
     rows = []
+    proved = [(scenario, scenario_parts(scenario)) for scenario in scenarios]
     for section in plan.sections:
-        proving = [s for s in scenarios if section.id in scenario_parts(s)]
+        proving = [s for s, parts in proved if section.id in parts]
         run = [s for s in proving if s["verdict"] != "unsupported"]
         row: dict[str, Any] = {
             "part": section.id, "kind": section.kind, "title": section.title, "line": section.line,
