@@ -86,9 +86,10 @@ else
     say "mongodb: building FerretDB $FERRETDB_VERSION (SQLite backend) into $BIN"
     # `go install` alone yields a binary that panics at start: the module zip
     # lacks build/version/version.txt, which FerretDB embeds. Build from a copy
-    # of the module source with that file written; -trimpath keeps the copy's path
-    # out of the binary, so every checkout builds the same bytes and reuses one
-    # Docker image (images are tagged by content).
+    # of the module source with that file written. -trimpath keeps the copy's path
+    # and -buildvcs=false the checkout's commit out of the binary, so every
+    # checkout builds the same bytes and reuses one Docker image (images are
+    # tagged by content).
     src_dir="$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
         | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')" \
         || die "ferretdb: could not download github.com/FerretDB/FerretDB@$FERRETDB_VERSION from the Go module proxy"
@@ -96,7 +97,7 @@ else
     rm -rf "$build" && mkdir -p "$TOOLS/src"
     cp -r "$src_dir" "$build" && chmod -R u+w "$build"
     echo "$FERRETDB_VERSION" > "$build/build/version/version.txt"
-    (cd "$build" && GOFLAGS=-mod=mod go build -trimpath -o "$BIN/ferretdb" ./cmd/ferretdb) \
+    (cd "$build" && GOFLAGS=-mod=mod go build -trimpath -buildvcs=false -o "$BIN/ferretdb" ./cmd/ferretdb) \
         || die "ferretdb: build failed (see the go output above)"
     [[ "$("$BIN/ferretdb" --version 2>&1)" == *"$FERRETDB_VERSION"* ]] || die "ferretdb: built binary does not report $FERRETDB_VERSION"
 fi
