@@ -22,8 +22,22 @@ __all__ = [
     "marked_under",
     "pid_alive",
     "process_cmdline",
+    "process_parent",
     "process_start_ticks",
 ]
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (field 3 on), or None if gone.
+
+    Read once per question: a process may exit between two reads of its stat file.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses, so split after its last one.
+    return stat.rsplit(")", 1)[1].split()
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -31,22 +45,22 @@ def process_start_ticks(pid: int) -> int | None:
 
     Stored with the pid so that a recycled pid is never mistaken for our child.
     """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22; the command name (field 2) may contain spaces, so split after it.
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[19])  # field 22
+
+
+def process_parent(pid: int) -> int | None:
+    """The pid of ``pid``'s parent, or None if ``pid`` is gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[1])  # field 4
 
 
 def pid_alive(pid: int, start_ticks: int | None = None) -> bool:
-    ticks = process_start_ticks(pid)
-    if ticks is None:
+    """Whether ``pid`` runs and is not a zombie (and, given ``start_ticks``, is the same process)."""
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] == "Z":  # field 3, the state
         return False
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    if state == "Z":
-        return False
-    return start_ticks is None or ticks == start_ticks
+    return start_ticks is None or int(fields[19]) == start_ticks
 
 
 def process_cmdline(pid: int) -> tuple[str, ...] | None:

@@ -43,7 +43,7 @@ import httpx
 
 from chaos.errors import ComponentError, ConfigError, StartupError, WaitTimeoutError
 from chaos.servers import launch
-from chaos.servers.process import pid_alive, process_start_ticks
+from chaos.servers.process import pid_alive, process_parent, process_start_ticks
 from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, ReplicaStatus, unsupported
 from chaos.targets.relay import Relay
 from chaos.wait import wait_for
@@ -643,10 +643,9 @@ class KubernetesTarget:
                     if pod.container_id in (entry / "cgroup").read_text():
                         members.add(int(entry.name))
         for pid in sorted(members):
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                ppid = int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                if ppid not in members:
-                    return pid
+            parent = process_parent(pid)
+            if parent is not None and parent not in members:
+                return pid
         return None
 
     def _rows(self, component: str) -> Iterator[tuple[str, _Pod]]:
