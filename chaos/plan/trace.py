@@ -6,7 +6,9 @@ objectives it judges follow from its steps ("... within the database RTO" proves
 ``rto/database``; tracked writes judged against their RPO prove ``rpo/<class>``). The
 communication plan's parts are carried out by every drill of a target with notifications on
 (chaos.communication). What no drill proves is listed, each with its reason, in the coverage
-file (config/plan-coverage.yaml).
+file (config/plan-coverage.yaml). The Appendix A checklists are ticked from a drill's evidence
+by rules (chaos.report.checklist) that name their checklist and items as the plan does; a
+checklist or item renamed on one side only is drift too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from chaos.config import format_duration
 from chaos.errors import ConfigError
+from chaos.report.checklist import checklist_drift
 from chaos.yamlfile import load_file
 
 if TYPE_CHECKING:
@@ -177,7 +180,7 @@ def budget_drift(plan: Plan, budgets: Budgets) -> list[str]:
 
 def verify_plan(plan: Plan, budgets: Budgets, coverage: Coverage, scenarios: list[ScenarioTrace]) -> list[str]:
     """Every disagreement between plan, budgets, drills and coverage file; empty: they agree."""
-    problems = budget_drift(plan, budgets) + check_tags(scenarios, plan)
+    problems = budget_drift(plan, budgets) + checklist_drift(plan) + check_tags(scenarios, plan)
     proven = traced(scenarios)
     for section in plan.sections:
         drilled = section.id in proven or section.id in COMMUNICATION_PARTS
@@ -198,4 +201,5 @@ def summary_line(plan: Plan, coverage: Coverage, scenarios: list[ScenarioTrace])
     objectives = len(plan.of_kind("rto")) + len(plan.of_kind("rpo"))
     return (f"ok: {plan.source} (sha256 {plan.sha256[:12]}): {len(plan.sections)} parts, {len(drilled)} drilled by "
             f"{len(scenarios)} scenarios, {len(coverage.untested)} untested with reasons ({coverage.source}); the "
-            f"production budgets match its {objectives} objectives")  # fmt: skip
+            f"production budgets match its {objectives} objectives, the evidence rules its "
+            f"{len(plan.of_kind('checklist'))} checklists")  # fmt: skip

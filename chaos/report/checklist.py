@@ -8,17 +8,17 @@ the drill ran the part of the plan it belongs to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaos.measure.verdict import Verdict
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
+    from chaos.plan.model import Plan
     from chaos.report.record import DrillRecord
 
-__all__ = ["ChecklistItem", "checklists"]
+__all__ = ["RULES", "ChecklistItem", "checklist_drift", "checklists"]
 
 
 @dataclass(frozen=True)
@@ -65,36 +65,71 @@ def _documented(record: DrillRecord) -> str | None:
     return f"drill record and evidence written to {record.evidence_dir}"
 
 
-SYSTEM: list[tuple[str, Callable[[DrillRecord], str | None]]] = [
-    ("Verify infrastructure", lambda r: _step(r, "start") or _step(r, "scale app to 0") or _recovered(r)),
-    ("Restore databases", lambda r: _step(r, "restore") or _step(r, "start redis")),
-    ("Deploy application", _deployed),
-    ("Verify functionality", _recovered),
-    ("Update documentation", _documented),
-]
-DATA: list[tuple[str, Callable[[DrillRecord], str | None]]] = [
-    (
-        "Verify backups",
-        lambda r: _judgement(r, "backups verified") or _step(r, "verify", "backup") or _step(r, "restore", "backup"),
-    ),
-    ("Restore data", lambda r: _step(r, "restore") or _judgement(r, "MongoDB test restore")),
-    ("Verify data integrity", lambda r: _step(r, "verify data integrity") or _judgement(r, "MongoDB test restore")),
-    ("Update documentation", _documented),
-]
+def _backups_verified(record: DrillRecord) -> str | None:
+    return (_judgement(record, "backups verified") or _step(record, "verify", "backup")
+            or _step(record, "restore", "backup"))  # fmt: skip
+
+
+def _integrity_verified(record: DrillRecord) -> str | None:
+    return _step(record, "verify data integrity") or _judgement(record, "MongoDB test restore")
+
+
+Rule = Callable[["DrillRecord"], str | None]
+
+# Each checklist of the plan's Appendix A, by its title there, and each of its items, in order, with the
+# evidence that ticks it. ``drill verify plan`` checks these titles and items against the plan.
+RULES: dict[str, list[tuple[str, Rule]]] = {
+    "System Recovery Checklist": [
+        ("Verify infrastructure", lambda r: _step(r, "start") or _step(r, "scale app to 0") or _recovered(r)),
+        ("Restore databases", lambda r: _step(r, "restore") or _step(r, "start redis")),
+        ("Deploy application", _deployed),
+        ("Verify functionality", _recovered),
+        ("Update documentation", _documented),
+    ],
+    "Data Recovery Checklist": [
+        ("Verify backups", _backups_verified),
+        ("Restore data", lambda r: _step(r, "restore") or _judgement(r, "MongoDB test restore")),
+        ("Verify data integrity", _integrity_verified),
+        ("Update documentation", _documented),
+    ],
+}
+
+
+def _applies(name: str, record: DrillRecord) -> bool:
+    if name == "Data Recovery Checklist":
+        return any("restore" in step.name.lower() for step in record.recovery_steps) or any(
+            judgement.name == "backups verified" for judgement in record.judgements
+        )
+    return bool(record.recovery_steps) or record.rto is not None
 
 
 def checklists(record: DrillRecord) -> list[ChecklistItem]:
     """The checklists that apply to this drill, each item ticked by its evidence or left open."""
-    applies = {
-        "System Recovery Checklist": bool(record.recovery_steps) or record.rto is not None,
-        "Data Recovery Checklist": any("restore" in step.name.lower() for step in record.recovery_steps)
-        or any(judgement.name == "backups verified" for judgement in record.judgements),
-    }
     items = []
-    for name, rules in (("System Recovery Checklist", SYSTEM), ("Data Recovery Checklist", DATA)):
-        if not applies[name]:
+    for name, rules in RULES.items():
+        if not _applies(name, record):
             continue
         for item, rule in rules:
             evidence = rule(record)
             items.append(ChecklistItem(name, item, evidence is not None, evidence or "no evidence in this drill"))
     return items
+
+
+def checklist_drift(plan: Plan) -> list[str]:
+    """Where the plan's Appendix A checklists and the rules that tick them disagree, each named."""
+    problems = []
+    written = {section.title: section for section in plan.of_kind("checklist")}
+    for title, section in written.items():
+        where = f"{plan.source}:{section.line}: checklist '{title}'"
+        rules = RULES.get(title)
+        if rules is None:
+            problems.append(f"{where} has no rules to tick it from a drill's evidence ({__file__})")
+            continue
+        ruled = [item for item, _ in rules]
+        problems += [f"{where}: item '{item}' has no rule to tick it ({__file__})"
+                     for item in section.steps if item not in ruled]  # fmt: skip
+        problems += [f"{where}: no item '{item}', which {__file__} ticks"
+                     for item in ruled if item not in section.steps]  # fmt: skip
+    problems += [f"{__file__} ticks checklist '{title}', which {plan.source} does not have"
+                 for title in RULES if title not in written]  # fmt: skip
+    return problems

@@ -25,6 +25,8 @@ from chaos.plan.trace import (
     read_features,
     verify_plan,
 )
+from chaos.report import checklist
+from chaos.report.checklist import checklist_drift
 from chaos.report.environment import DEFAULT_PLAN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,6 +155,25 @@ def test_the_coverage_file_is_checked_against_the_plan(tmp_path: Path) -> None:
     unexplained = edited(tmp_path, DEFAULT_COVERAGE, "  rpo/logs: Logs are not shipped", "  rpo/logs: no\n  x: Logs")
     with pytest.raises(ConfigError, match="rpo/logs: give the reason"):
         load_coverage(unexplained, plan)
+
+
+def test_checklists_that_drift_from_the_rules_ticking_them_are_named(tmp_path: Path) -> None:
+    renamed = edited(tmp_path, DEFAULT_PLAN, "- [ ] Verify data integrity", "- [ ] Verify data consistency")
+    problems = verify_plan(load_plan(renamed), load_budgets(DEFAULT_BUDGETS, "production"),
+                           load_coverage(DEFAULT_COVERAGE, load_plan(renamed)), read_features())  # fmt: skip
+    where = f"{renamed}:{line_of(renamed, '2. Data Recovery Checklist')}: checklist 'Data Recovery Checklist'"
+    assert problems == [f"{where}: item 'Verify data consistency' has no rule to tick it ({checklist.__file__})",
+                        f"{where}: no item 'Verify data integrity', which {checklist.__file__} ticks"]  # fmt: skip
+    added = edited(tmp_path, DEFAULT_PLAN, "### B. Useful Scripts",
+                   "3. Security Checklist\n- [ ] Rotate credentials\n\n### B. Useful Scripts")  # fmt: skip
+    plan = load_plan(added)
+    assert checklist_drift(plan) == [f"{added}:{line_of(added, '3. Security Checklist')}: checklist 'Security "
+                                     f"Checklist' has no rules to tick it from a drill's evidence "
+                                     f"({checklist.__file__})"]  # fmt: skip
+    dropped = edited(tmp_path, DEFAULT_PLAN, "2. Data Recovery Checklist", "2. Data Checklist")
+    assert f"{checklist.__file__} ticks checklist 'Data Recovery Checklist', which {dropped} does not have" in (
+        checklist_drift(load_plan(dropped))
+    )
 
 
 def test_a_tag_naming_no_part_of_the_plan_fails_with_its_file_and_line(tmp_path: Path) -> None:
