@@ -1,15 +1,33 @@
-"""Every server a test starts is gone when the session ends: a leak fails the run, naming the processes."""
+"""Every server a test starts is gone when the session ends: a leak fails the run, naming the processes.
+
+Each session marks the processes it starts with a token in their environment (servers inherit the
+environment of whoever starts them). A server marked by another session, of another checkout on the
+same machine, is that session's business; an unmarked one (a container's process) still counts.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 SERVERS = ("ferretdb", "redis-server", "toxiproxy-server", "sandbox.calendar_assistant", "prometheus --config",
            "chaos.cli sandbox serve")  # fmt: skip
+SESSION = "CHAOS_TEST_SESSION"
 STARTED_BEFORE = pytest.StashKey[set[int]]()
+
+
+def _other_session(entry: Path) -> bool:
+    """Whether the process carries the session token of another test session."""
+    try:
+        environ = (entry / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    mark = f"{SESSION}=".encode()
+    return any(item.startswith(mark) and item != mark + os.environ[SESSION].encode() for item in environ)
 
 
 def _servers() -> dict[int, str]:
@@ -21,12 +39,13 @@ def _servers() -> dict[int, str]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if any(name in command for name in SERVERS):
+        if any(name in command for name in SERVERS) and not _other_session(entry):
             found[int(entry.name)] = command[:160]
     return found
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    os.environ[SESSION] = uuid.uuid4().hex
     session.config.stash[STARTED_BEFORE] = set(_servers())
 
 
