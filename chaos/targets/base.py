@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
-from chaos.errors import UnsupportedError
+from chaos.errors import ComponentError, UnsupportedError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,6 +25,7 @@ __all__ = [
     "COMPONENTS",
     "Endpoints",
     "PlatformEvent",
+    "Releases",
     "ReplicaStatus",
     "Target",
     "is_running",
@@ -163,6 +164,33 @@ class Target(Protocol):
     def connect(self, component: str) -> None: ...
 
     def log_tails(self, lines: int = 40) -> dict[str, str]: ...
+
+
+class Releases:
+    """The app's release history, as Helm keeps it: the first release, then one per deploy; a
+    rollback returns to the one before the latest."""
+
+    def __init__(self) -> None:
+        self._history = [{"version": "1.0.0", "defect": ""}]
+
+    @property
+    def current(self) -> dict[str, str]:
+        """The release the app runs now: its version, and its defect ("" for a good one)."""
+        return dict(self._history[-1])
+
+    def push(self, version: str, defect: str) -> None:
+        self._history.append({"version": version, "defect": defect})
+
+    def require_previous(self) -> None:
+        """ComponentError when the current release is the first: there is nothing to roll back to."""
+        if len(self._history) < 2:
+            raise ComponentError(f"rollback: release {self.current['version']} has no previous release")
+
+    def pop(self) -> str:
+        """Back to the previous release; its version."""
+        self.require_previous()
+        self._history.pop()
+        return self.current["version"]
 
 
 def is_running(target: Target, component: str) -> bool:

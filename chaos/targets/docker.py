@@ -39,7 +39,7 @@ from chaos.errors import ComponentError, StartupError, WaitTimeoutError
 from chaos.servers import launch, prometheus
 from chaos.servers.process import pid_alive, process_start_ticks
 from chaos.servers.toxiproxy import ToxiproxyClient
-from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, ReplicaStatus
+from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, Releases, ReplicaStatus
 from chaos.targets.images import IMAGE_SETS, release_image, require_images
 from chaos.wait import wait_for
 
@@ -132,7 +132,7 @@ class DockerTarget:
         self._containers: dict[str, DockerContainer] = {}  # name (mongodb, app-0, ...) -> container
         self._volumes: dict[str, str] = {}  # component -> the named volume it runs on now
         self._generation = 0
-        self._releases: list[dict[str, str]] = [{"version": "1.0.0", "defect": ""}]
+        self._releases = Releases()
         self._apps = 0
         self._events: list[PlatformEvent] = []
         self._events_stream: Any = None
@@ -442,18 +442,16 @@ class DockerTarget:
 
     @property
     def release(self) -> dict[str, str]:
-        return dict(self._releases[-1])
+        return self._releases.current
 
     def deploy(self, version: str, defect: str = "") -> None:
         """Roll every replica onto the image of release ``version`` (``helm upgrade``), not waiting."""
         release_image(self.client, self.images, {"version": version, "defect": defect})  # built before anything stops
-        self._releases.append({"version": version, "defect": defect})
+        self._releases.push(version, defect)
         self._roll(wait=False)
 
     def rollback(self) -> str:
         """Back to the previous release's image, waiting until every replica answers."""
-        if len(self._releases) < 2:
-            raise ComponentError(f"rollback: release {self.release['version']} has no previous release")
         self._releases.pop()
         self._roll(wait=True)
         return self.release["version"]

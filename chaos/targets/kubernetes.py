@@ -44,7 +44,7 @@ import httpx
 from chaos.errors import ComponentError, ConfigError, StartupError, WaitTimeoutError
 from chaos.servers import launch
 from chaos.servers.process import pid_alive, process_parent, process_start_ticks
-from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, ReplicaStatus, unsupported
+from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, Releases, ReplicaStatus, unsupported
 from chaos.targets.relay import Relay
 from chaos.wait import wait_for
 
@@ -176,7 +176,7 @@ class KubernetesTarget:
         self._relays: list[Relay] = []
         self._apps = 0
         self._installed: list[dict[str, Any]] = []  # the namespace's objects as installed
-        self._releases: list[dict[str, str]] = [{"version": "1.0.0", "defect": ""}]
+        self._releases = Releases()
         self._events: list[PlatformEvent] = []
         self._watch: Any = None
         self._stopping = threading.Event()
@@ -712,7 +712,7 @@ class KubernetesTarget:
 
     @property
     def release(self) -> dict[str, str]:
-        return dict(self._releases[-1])
+        return self._releases.current
 
     def deploy(self, version: str, defect: str = "") -> None:
         """`helm upgrade` to release ``version``, not waiting. Pushed with the Recreate strategy, so the
@@ -720,12 +720,11 @@ class KubernetesTarget:
         self._helm("upgrade", RELEASE, str(CHART), "--reuse-values", "--set", f"app.version={version}",
                    "--set-string", f"app.defect={defect}", "--set", "app.strategy=Recreate",
                    "--set", f"app.replicas={self._apps}")  # fmt: skip
-        self._releases.append({"version": version, "defect": defect})
+        self._releases.push(version, defect)
 
     def rollback(self) -> str:
         """`helm rollback` to the previous revision, then wait until every replica answers."""
-        if len(self._releases) < 2:
-            raise ComponentError(f"rollback: release {self.release['version']} has no previous release")
+        self._releases.require_previous()
         self._helm("rollback", RELEASE)
         self._releases.pop()
         self._set_replicas("app", self._apps)

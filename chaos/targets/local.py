@@ -21,7 +21,7 @@ from chaos.errors import ComponentError, StartupError, WaitTimeoutError
 from chaos.servers import launch, prometheus
 from chaos.servers.process import ManagedProcess, ProcessSpec
 from chaos.servers.toxiproxy import ToxiproxyClient
-from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, ReplicaStatus, unsupported
+from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, Releases, ReplicaStatus, unsupported
 from chaos.targets.registry import RunRecord, sweep_orphans
 from chaos.targets.supervisor import ReplicaSet
 from chaos.wait import wait_for
@@ -71,7 +71,7 @@ class LocalTarget:
         self.redis_persistence = "none"
         self._redis_auth = f":{redis_password}@" if redis_password else ""  # in URLs only, never on a command line
         self._redis_password = redis_password
-        self._releases: list[dict[str, str]] = [{"version": "1.0.0", "defect": ""}]  # Helm-like history
+        self._releases = Releases()
         self._apps: ReplicaSet | None = None
         self._record: RunRecord | None = None
         self._toxiproxy: ToxiproxyClient | None = None
@@ -313,18 +313,16 @@ class LocalTarget:
 
     @property
     def release(self) -> dict[str, str]:
-        return dict(self._releases[-1])
+        return self._releases.current
 
     def deploy(self, version: str, defect: str = "") -> None:
         """Roll every replica onto a new release (``helm upgrade``), without waiting for readiness:
         a release that crash-loops never gets ready, and the prober is the judge of that."""
-        self._releases.append({"version": version, "defect": defect})
+        self._releases.push(version, defect)
         self._restart_apps(wait=False)
 
     def rollback(self) -> str:
         """Back to the previous release (``helm rollback``), waiting until every replica answers."""
-        if len(self._releases) < 2:
-            raise ComponentError(f"rollback: release {self.release['version']} has no previous release")
         self._releases.pop()
         self._restart_apps(wait=True)
         return self.release["version"]
