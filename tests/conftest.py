@@ -1,8 +1,9 @@
 """Every server a test starts is gone when the session ends: a leak fails the run, naming the processes.
 
 Each session marks the processes it starts with a token in their environment (servers inherit the
-environment of whoever starts them). A server marked by another session, of another checkout on the
-same machine, is that session's business; an unmarked one (a container's process) still counts.
+environment of whoever starts them; a session a test starts keeps its starter's token, so what it
+leaks is the starter's leak too). A server marked by another session, of another checkout on the same
+machine, is that session's business; an unmarked one (a container's process) still counts.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _servers() -> dict[int, str]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    os.environ[SESSION] = uuid.uuid4().hex
+    os.environ.setdefault(SESSION, uuid.uuid4().hex)  # a session a test started shares its starter's token
     session.config.stash[STARTED_BEFORE] = set(_servers())
 
 
