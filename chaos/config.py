@@ -38,6 +38,9 @@ RPO_DATA_CLASSES = (
 # The communication plan's steps, timed from the fault's detection (the plan gives no figure: see README).
 COMMUNICATION_STEPS = ("team_notified", "status_updated")
 DEFAULT_COMMUNICATION = {"team_notified": 300.0, "status_updated": 900.0}
+# What the users of a drill's crowd may see once the service is back (the plan gives no figure: see README).
+USERS_BUDGETS = ("p95_latency",)
+DEFAULT_USERS = {"p95_latency": 0.2}
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_DURATION_S = 366 * 86400.0  # no recovery objective is longer than a year; a larger one is a typo
@@ -101,6 +104,7 @@ class Budgets:
     rpo: dict[str, float]
     availability: AvailabilityBudget = DEFAULT_AVAILABILITY
     communication: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_COMMUNICATION))
+    users: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_USERS))
 
     def rto_for(self, component: str) -> float:
         if component not in self.rto:
@@ -201,9 +205,9 @@ def load_budgets(path: Path, profile: str) -> Budgets:
     where = f"profiles.{profile}"
     body = _mapping(node, where, path)
     for key, (_, line) in body.items():
-        if key not in ("description", "rto", "rpo", "availability", "communication"):
+        if key not in ("description", "rto", "rpo", "availability", "communication", "users"):
             raise ConfigError(f"{path}:{line}: {where}.{key}: unknown key; expected description, rto, rpo, "
-                              "availability, communication")  # fmt: skip
+                              "availability, communication, users")  # fmt: skip
     description_node = body.get("description")
     return Budgets(
         source=path,
@@ -218,4 +222,7 @@ def load_budgets(path: Path, profile: str) -> Budgets:
         | _table(body["communication"][0], f"{where}.communication", COMMUNICATION_STEPS, path, positive=True)
         if "communication" in body
         else dict(DEFAULT_COMMUNICATION),
+        users=DEFAULT_USERS | _table(body["users"][0], f"{where}.users", USERS_BUDGETS, path, positive=True)
+        if "users" in body
+        else dict(DEFAULT_USERS),
     )

@@ -16,7 +16,7 @@ Feature: Application failure
     Then every replica answers 5 consecutive probes within the application RTO
     And the other replicas kept answering throughout
     And the error rate during recovery stays below 5 %
-    And p95 latency is back under 200 ms within 30 seconds of recovery
+    And p95 latency is back under its budget within 30 seconds of recovery
     And no acknowledged write is lost
 
     Examples:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
+    from chaos.config import Budgets
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
     from chaos.targets.config import TargetConfig
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 USERS = parsers.parse("{users:d} users are using the calendar")
 ERROR_RATE = parsers.parse("the error rate during recovery stays below {percent:g} %")
 LATENCY = parsers.parse("p95 latency is back under {ms:g} ms within {seconds:g} seconds of recovery")
+LATENCY_BUDGET = parsers.parse("p95 latency is back under its budget within {seconds:g} seconds of recovery")
 MAX_USERS = 500
 MIN_REQUESTS = 20  # a window with fewer user requests proves nothing about its error rate
 # The error rate is judged from the fault to the recovery, over at least this long: a replica back in a second
@@ -144,23 +146,34 @@ def error_rate_during_recovery(crowd: Crowd, drill: DrillRecord, percent: float)
 
 
 def _describe_latency(args: dict[str, Any], context: PlanContext) -> str:
+    ms = args["ms"] if "ms" in args else context.budgets.users["p95_latency"] * 1000
+    source = "" if "ms" in args else f" (the {context.budgets.profile} budget profile's users.p95_latency)"
     return (
-        f"CHECK the users' p95 latency, per {BIN_S:g}s, back under {args['ms']:g} ms for {CONFIRM_S:g}s, "
+        f"CHECK the users' p95 latency, per {BIN_S:g}s, back under {ms:g} ms{source} for {CONFIRM_S:g}s, "
         f"starting within {args['seconds']:g}s of the recovery"
     )
 
 
 @then(planned(LATENCY, _describe_latency))
 def latency_back(crowd: Crowd, drill: DrillRecord, ms: float, seconds: float) -> None:
+    _judge_latency(crowd, drill, ms / 1000, seconds, "")
+
+
+@then(planned(LATENCY_BUDGET, _describe_latency))
+def latency_back_within_budget(crowd: Crowd, drill: DrillRecord, budgets: Budgets, seconds: float) -> None:
+    _judge_latency(crowd, drill, budgets.users["p95_latency"], seconds, f" (budget profile {budgets.profile})")
+
+
+def _judge_latency(crowd: Crowd, drill: DrillRecord, threshold_s: float, seconds: float, source: str) -> None:
     back = _recovery_wall(drill)
-    name = f"users' p95 latency back under {ms:g} ms within {seconds:g}s"
+    name = f"users' p95 latency back under {threshold_s * 1000:g} ms{source} within {seconds:g}s"
     if back is None:
         verdict, reason = Verdict.UNKNOWN, "the prober never saw the recovery: nothing to measure latency from"
     else:
         deadline = back + seconds + CONFIRM_S + BIN_S
         while True:
             result = latency_recovery(crowd.requests(), recovered_at=back, observed_until=crowd.observed_until(),
-                                      threshold_s=ms / 1000, within_s=seconds, bin_s=BIN_S,
+                                      threshold_s=threshold_s, within_s=seconds, bin_s=BIN_S,
                                       confirm_s=CONFIRM_S)  # fmt: skip
             if result.verdict is not Verdict.UNKNOWN or crowd.observed_until() >= deadline or not crowd.running:
                 break

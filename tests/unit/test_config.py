@@ -114,3 +114,24 @@ def test_bad_availability_budget_names_line_and_key(tmp_path: Path, line: str, m
     key = line.split(":")[0]
     with pytest.raises(ConfigError, match=rf"budgets.yaml:4: profiles.p.availability.{key}: .*{message}"):
         load_budgets(path, "p")
+
+
+def test_the_users_latency_budget_defaults_to_200ms_and_is_read_per_profile(tmp_path: Path) -> None:
+    assert load_budgets(_write(tmp_path, "profiles:\n  p:\n    rto: {database: 1h}\n"), "p").users == {
+        "p95_latency": 0.2
+    }
+    assert load_budgets(DEFAULT_BUDGETS, "production").users == {"p95_latency": 0.2}
+    assert load_budgets(DEFAULT_BUDGETS, "sandbox").users == {"p95_latency": 1.0}
+    path = _write(tmp_path, "profiles:\n  p:\n    users:\n      p95_latency: 350ms\n")
+    assert load_budgets(path, "p").users["p95_latency"] == pytest.approx(0.35)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [("p95_latency: 0ms", "longer than 0s"), ("p95_latency: fast", "not a duration"), ("p99_latency: 1s", "unknown")],
+)
+def test_a_bad_users_budget_names_line_and_key(tmp_path: Path, line: str, message: str) -> None:
+    path = _write(tmp_path, f"profiles:\n  p:\n    users:\n      {line}\n")
+    key = line.split(":")[0]
+    with pytest.raises(ConfigError, match=rf"budgets.yaml:4: profiles.p.users.{key}: .*{message}"):
+        load_budgets(path, "p")
