@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pymongo
 import pytest
+import redis
 
 from chaos.errors import ToxiproxyError
 from chaos.measure.data_loss import classify_writes
@@ -16,6 +19,7 @@ from chaos.measure.probe import Prober
 from chaos.measure.rto import incidents, measure_rto, sustained_outages
 from chaos.measure.workload import WORKLOADS, Outcome, Writer
 from chaos.servers.launch import free_port
+from chaos.targets.relay import Relay
 from chaos.wait import wait_for
 from tests.integration.conftest import ALL_CORES, busy
 
@@ -131,3 +135,30 @@ def test_health_checks_that_time_out_count_in_the_latency_percentile(sandbox: Lo
     p95 = percentile(latencies(samples, timeout=prober.timeout), 95)
     assert p95 is not None
     assert p95 >= prober.timeout
+
+
+def test_the_final_read_waits_while_the_store_refuses_and_reads_once_it_answers(sandbox: LocalTarget) -> None:
+    # A Service whose endpoints lag behind a pod restarted in place refuses connections for a while.
+    workload = WORKLOADS["sessions"]
+    direct = urlsplit(sandbox.endpoints.redis_url)
+    store = redis.Redis.from_url(sandbox.endpoints.redis_url)
+    try:
+        store.set(f"{workload.location}lagread-1", "owner-1")
+    finally:
+        store.close()
+    port = free_port()
+    relays: list[Relay] = []
+    opens = threading.Timer(1.5, lambda: relays.append(Relay(lambda: (direct.hostname or "", direct.port or 0),
+                                                               port=port)))  # fmt: skip
+    lagging = direct._replace(netloc=direct.netloc.replace(f":{direct.port}", f":{port}")).geturl()
+    started = time.monotonic()
+    opens.start()
+    try:
+        found = read_tracked(workload, mongodb_uri=sandbox.endpoints.mongodb_uri, redis_url=lagging,
+                             database=sandbox.endpoints.database, id_prefix="lagread-")  # fmt: skip
+    finally:
+        opens.join()
+        for relay in relays:
+            relay.close()
+    assert found == [("lagread-1", {"user_id": "owner-1"})]
+    assert time.monotonic() - started >= 1.5  # refused until the address opened, then read
