@@ -16,7 +16,6 @@ VENV="$ROOT/.venv"
 PYTHON="${PYTHON:-python3}"
 FERRETDB_VERSION="v1.24.2"
 TOXIPROXY_VERSION="v2.12.0"
-ALLURE_VERSION="3.18.0"
 ACTIONLINT_VERSION="v1.7.12"
 
 say() { printf '==> %s\n' "$*"; }
@@ -36,14 +35,23 @@ done
 mkdir -p "$BIN"
 
 # --- Python virtualenv -------------------------------------------------------
-stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+# Exactly the versions of requirements.lock, checked against its hashes (scripts/lock.sh writes it);
+# the project itself without build isolation, so nothing unlocked is fetched to build it. A changed
+# lock makes a new virtualenv: nothing a former lock installed stays behind.
+LOCK="$ROOT/requirements.lock"
+stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$LOCK" | sha256sum | cut -c1-16)"
 if [[ ! -f "$stamp" ]]; then
-    say "python: creating $VENV with the project's dependencies"
+    say "python: creating $VENV with the locked dependencies (requirements.lock)"
     command -v "$PYTHON" >/dev/null || die "python3 not found: install Python 3.11+"
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "$PYTHON is older than Python 3.11"
+    rm -rf "$VENV"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --upgrade pip
-    "$VENV/bin/pip" install --quiet -e "$ROOT[dev]"
-    rm -f "$VENV"/.installed-*
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$LOCK" \
+        || die "python: installing requirements.lock failed (see pip's output above)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT" \
+        || die "python: installing the project into $VENV failed (see pip's output above)"
+    "$VENV/bin/python" -m pip check >/dev/null \
+        || die "python: requirements.lock is inconsistent ($VENV/bin/python -m pip check); run scripts/lock.sh"
     touch "$stamp"
 else
     say "python: $VENV is up to date"
@@ -127,14 +135,19 @@ else
 fi
 
 # --- Allure 3 report renderer (only for the drill report) --------------------
+# Exactly the packages of scripts/report/package-lock.json (npm ci checks their integrity hashes).
 if (( want_report )); then
-    if [[ -x "$TOOLS/node/node_modules/.bin/allure" ]]; then
+    node_stamp="$TOOLS/node/.installed-$(cat "$ROOT/scripts/report/package.json" "$ROOT/scripts/report/package-lock.json" | sha256sum | cut -c1-16)"
+    if [[ -x "$TOOLS/node/node_modules/.bin/allure" && -f "$node_stamp" ]]; then
         say "allure: $TOOLS/node/node_modules/.bin/allure"
     else
         command -v npm >/dev/null || die "allure: npm is missing; install Node.js 20+ to render the HTML report"
-        say "allure: installing allure@$ALLURE_VERSION with npm"
-        npm install --silent --no-fund --no-audit --prefix "$TOOLS/node" "allure@$ALLURE_VERSION" >/dev/null \
-            || die "allure: 'npm install allure@$ALLURE_VERSION' failed"
+        say "allure: installing allure with npm ci, as scripts/report/package-lock.json pins it"
+        rm -rf "$TOOLS/node" && mkdir -p "$TOOLS/node"
+        cp "$ROOT/scripts/report/package.json" "$ROOT/scripts/report/package-lock.json" "$TOOLS/node/"
+        npm ci --silent --no-fund --no-audit --prefix "$TOOLS/node" >/dev/null \
+            || die "allure: 'npm ci' of scripts/report/package-lock.json failed"
+        touch "$node_stamp"
     fi
 fi
 # --- Docker engine and the local image set (the docker target) --------------
