@@ -24,7 +24,10 @@ forgets the event, as a person would.
 
 The run stops when the drill sends SIGINT, when ``--run-time`` has passed, or
 when the drill's process is gone (``--drill-parent``): the load never outlives
-the drill that started it.
+the drill that started it. SIGINT takes the way locust gives SIGTERM: a handler
+in a greenlet of its own quits the runner, so locust writes its statistics and
+exits. (Left to Python, the KeyboardInterrupt would land in whatever greenlet
+ran at that moment, a user's or the statistics writer's.)
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import threading
 import time
 import uuid
@@ -65,6 +69,12 @@ def _started(environment: Any, **_kwargs: Any) -> None:
         gevent.spawn(_flush_every, 0.25)
     if options is not None and options.drill_parent:
         gevent.spawn(_watch_parent, environment, options.drill_parent)
+    gevent.signal_handler(signal.SIGINT, _quit, environment)
+
+
+def _quit(environment: Any) -> None:
+    if environment.runner is not None:
+        environment.runner.quit()
 
 
 @events.quitting.add_listener
