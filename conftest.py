@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import signal
-from typing import TYPE_CHECKING, NoReturn
+import pytest
 
-if TYPE_CHECKING:
-    import pytest
+from chaos.interrupts import Interrupts
 
 pytest_plugins = [
     "fixtures.budgets",
@@ -21,11 +19,18 @@ pytest_plugins = [
 ]
 
 
-def _interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt(f"signal {signum}")
+INTERRUPTS = pytest.StashKey[Interrupts]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # SIGTERM (CI cancelling a job, `kill`) takes the same path as Ctrl-C, so
-    # fixtures tear down and every started process is stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C and SIGTERM (CI cancelling a job, `kill`) stop the run in order, within a grace: fixtures tear
+    # down, so faults are reverted and every started process is stopped (chaos.interrupts).
+    interrupts = Interrupts()
+    interrupts.install()
+    config.stash[INTERRUPTS] = interrupts
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    interrupts = config.stash.get(INTERRUPTS, None)
+    if interrupts is not None:
+        interrupts.uninstall()

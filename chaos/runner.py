@@ -127,7 +127,10 @@ def run_drills(args: Sequence[str]) -> int:
         selected.append(str(FEATURES))  # the drills only, unless told where to look
     if not any(arg.startswith("--rootdir") for arg in selected):
         selected = [f"--rootdir={ROOT}", *selected]  # the project's, wherever the files given live
-    status = int(pytest.main(["-p", "no:cacheprovider", *selected], plugins=[outcomes]))
+    try:
+        status = int(pytest.main(["-p", "no:cacheprovider", *selected], plugins=[outcomes]))
+    except KeyboardInterrupt:  # one that landed while pytest wrote its reports, after its own handling
+        status = pytest.ExitCode.INTERRUPTED
     code = exit_code(status, outcomes)
     counts = (f"{len(outcomes.passed)} passed, {len(outcomes.failed)} failed, {len(outcomes.inconclusive)} "
               f"inconclusive, {len(outcomes.infrastructure)} infrastructure errors")  # fmt: skip

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from chaos import guardian
 from chaos.errors import ConfigError, StartupError, TargetError
 from chaos.servers import launch
 from chaos.servers.process import is_ours, process_cmdline, process_start_ticks
@@ -122,6 +123,8 @@ def sandbox_up(workdir: Path, replicas: int | None = None, redis_password_env: s
              "--replicas", str(replicas or 3),
              *(["--redis-password-env", redis_password_env] if redis_password_env else [])],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            # It outlives whoever started it: no runner's guardian may take it for that runner's leftovers.
+            env={key: value for key, value in os.environ.items() if key != guardian.OWNER_VARIABLE},
         )  # fmt: skip
     deadline = time.monotonic() + UP_TIMEOUT_S
     while time.monotonic() < deadline:

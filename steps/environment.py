@@ -74,12 +74,15 @@ def prober_running(
         interval=pytestconfig.getoption("probe_interval"),
         timeout=pytestconfig.getoption("probe_timeout") or target_config.probe_timeout,
         run_id=_run_id(),
-    ).start()
-    communication = request.node.stash.get(COMMUNICATION_KEY, None)
-    if communication is not None:
-        communication.watch(prober)  # its first failed probe after the fault is the fault's detection
-    yield prober
-    prober.stop()
+    )
+    try:  # started inside: an interrupt right after the start still stops it and keeps what it saw
+        prober.start()
+        communication = request.node.stash.get(COMMUNICATION_KEY, None)
+        if communication is not None:
+            communication.watch(prober)  # its first failed probe after the fault is the fault's detection
+        yield prober
+    finally:
+        prober.stop()
     prober.save(drill.evidence_dir / "probe-timeline.jsonl")
     drill.evidence.append("probe-timeline.jsonl")
     drill.probes = probe_summary(prober.samples(), replicas=prober.urls, timeout=prober.timeout,
@@ -118,14 +121,19 @@ def writers_running(target: Target, drill: DrillRecord, nouns: str) -> Iterator[
     """``nouns``: e.g. "users, calendar events and settings"."""
     workloads = _tracked(nouns)
     run_id = _run_id()
-    writers = {w.data_class: Writer(target.endpoints.apps, w, run_id=run_id).start() for w in workloads}
-    for writer in writers.values():
-        # The backup a drill takes next must find each data class written at least once.
-        wait_for(functools.partial(_has_acked, writer), what=f"the first acknowledged write of {writer.data_class}",
-                 timeout=10)  # fmt: skip
-    yield writers
+    writers = {w.data_class: Writer(target.endpoints.apps, w, run_id=run_id) for w in workloads}
+    try:  # started inside: an interrupt right after a start still stops every writer and keeps its log
+        for writer in writers.values():
+            writer.start()
+        for writer in writers.values():
+            # The backup a drill takes next must find each data class written at least once.
+            wait_for(functools.partial(_has_acked, writer),
+                     what=f"the first acknowledged write of {writer.data_class}", timeout=10)  # fmt: skip
+        yield writers
+    finally:
+        for writer in writers.values():
+            writer.stop()
     for data_class, writer in writers.items():
-        writer.stop()
         name = f"ack-log-{data_class}.jsonl"
         writer.save(drill.evidence_dir / name)
         drill.evidence.append(name)
@@ -144,13 +152,14 @@ def monitoring_watched(target: Target, drill: DrillRecord) -> Iterator[Monitorin
     if not endpoints.prometheus_api:
         raise AssertionError(f"{target.description} runs no monitoring: nothing scrapes the replicas")
     expected = set(endpoints.monitored)  # each replica as monitoring knows it
-    watcher = MonitoringWatcher(endpoints.prometheus_api, expected).start()
+    watcher = MonitoringWatcher(endpoints.prometheus_api, expected)
 
     def all_scraped() -> bool:
         latest = watcher.latest()
         return latest is not None and latest.working(expected)
 
     try:
+        watcher.start()
         # Prometheus hands newly discovered replicas to its scrapers every 5 s.
         wait_for(all_scraped, what=f"Prometheus to scrape all {len(expected)} replicas successfully", timeout=30)
         yield watcher

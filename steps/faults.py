@@ -63,8 +63,8 @@ def inject(fault: Fault, drill: DrillRecord) -> Fault:
 
 
 def _held(fault: Fault, drill: DrillRecord) -> Iterator[Fault]:
-    inject(fault, drill)
-    try:
+    try:  # from the moment it starts to inject: an interrupt may land anywhere after that
+        inject(fault, drill)
         yield fault
     finally:
         fault.revert()
@@ -72,8 +72,8 @@ def _held(fault: Fault, drill: DrillRecord) -> Iterator[Fault]:
 
 def _held_for(fault: Fault, drill: DrillRecord, seconds: float) -> Iterator[Fault]:
     """Hold the fault for ``seconds`` inside the step, revert it, and mark when it ended."""
-    inject(fault, drill)
     try:
+        inject(fault, drill)
         time.sleep(seconds)
     finally:
         fault.revert()

@@ -58,13 +58,14 @@ def users_on_the_calendar(
     endpoints = target.endpoints
     urls = [endpoints.service] if endpoints.service else list(endpoints.apps)
     crowd = Crowd(urls, users, drill.evidence_dir, request_timeout=max(5.0, target_config.probe_timeout),
-                  user_prefix=f"load-{drill.evidence_dir.name[:20]}").start()  # fmt: skip
+                  user_prefix=f"load-{drill.evidence_dir.name[:20]}")  # fmt: skip
 
     def all_signed_in() -> bool:
         crowd.check_running()
         return sum(r.ok and r.name == "sign in" for r in crowd.requests()) >= users
 
-    try:
+    try:  # started inside: an interrupt right after the start still stops it, with its statistics
+        crowd.start()
         wait_for(all_signed_in, what=f"{users} simulated users to sign in", timeout=30 + users / 10)
         drill.timeline.mark("users_signed_in", users=users)
         yield crowd

@@ -123,10 +123,13 @@ def scheduled_backups(
     interval = interval_for_rpo(budgets.rpo_for(data_class.replace(" ", "_")))
     schedule = BackupScheduler(lambda path: backup_mongodb(endpoints.mongodb_uri, endpoints.database, path),
                                _in_store(backup_store, drill, "scheduled"), interval=interval,
-                               timeline=drill.timeline).start()  # fmt: skip
-    wait_for(schedule.latest, what="the first scheduled backup", timeout=60)
-    yield schedule
-    schedule.stop()
+                               timeline=drill.timeline)  # fmt: skip
+    try:
+        schedule.start()
+        wait_for(schedule.latest, what="the first scheduled backup", timeout=60)
+        yield schedule
+    finally:
+        schedule.stop()
     drill.notes += [f"scheduled backup failed: {error}" for error in schedule.errors()]
 
 

@@ -50,6 +50,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[STARTED_BEFORE] = set(_servers())
 
 
+@pytest.hookimpl(trylast=True)  # after pytest has torn the fixtures down, also those of an interrupted test
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     before = session.config.stash.get(STARTED_BEFORE, None)
     if before is None:

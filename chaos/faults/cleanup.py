@@ -24,9 +24,9 @@ from chaos.targets.registry import sweep_orphans
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from chaos.faults.ledger import Ledger
+    from chaos.faults.ledger import Ledger, LedgerEntry
 
-__all__ = ["CleanupReport", "cleanup"]
+__all__ = ["CleanupReport", "cleanup", "revert_faults_of"]
 
 
 @dataclass
@@ -53,7 +53,25 @@ def cleanup(ledger: Ledger, run_bases: list[Path], *, processes: bool = True) ->
     report = CleanupReport()
     report.failed += [f"ledger entry {line}; left in place: what that fault changed may still be changed"
                       for line in ledger.unreadable()]  # fmt: skip
-    for entry in ledger.orphans():
+    _revert(ledger, ledger.orphans(), report)
+    if processes:
+        for base in run_bases:
+            report.killed += sweep_orphans(base)
+        report.killed += sweep_orphan_runs()
+        report.killed += _sweep_clusters()
+    return report
+
+
+def revert_faults_of(ledger: Ledger, owner: tuple[int, int | None]) -> CleanupReport:
+    """Revert the faults ``owner`` (pid, start ticks) left in ``ledger``, once it is gone: its guardian's work."""
+    report = CleanupReport()
+    entries = [entry for entry in ledger.orphans() if (entry.owner_pid, entry.owner_ticks) == owner]
+    _revert(ledger, entries, report)
+    return report
+
+
+def _revert(ledger: Ledger, entries: list[LedgerEntry], report: CleanupReport) -> None:
+    for entry in entries:
         left_by = f"{entry.kind} {entry.id} (left by pid {entry.owner_pid})"
         target = None
         try:
@@ -74,12 +92,6 @@ def cleanup(ledger: Ledger, run_bases: list[Path], *, processes: bool = True) ->
                 target.close()
         ledger.remove(entry.id)
         report.reverted.append(f"{fault.describe()} (left by pid {entry.owner_pid})")
-    if processes:
-        for base in run_bases:
-            report.killed += sweep_orphans(base)
-        report.killed += sweep_orphan_runs()
-        report.killed += _sweep_clusters()
-    return report
 
 
 def _sweep_clusters() -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaos import guardian
 from chaos.servers.process import pid_alive, process_start_ticks
 
 __all__ = ["DEFAULT_LEDGER", "Ledger", "LedgerEntry"]
@@ -47,6 +48,7 @@ class Ledger:
         self.directory = directory
 
     def record(self, fault_id: str, kind: str, spec: dict[str, Any]) -> LedgerEntry:
+        guardian.watch("ledger", path=str(self.directory.resolve()))  # it reverts what a runner that died left
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{fault_id}.json"
         pid = os.getpid()

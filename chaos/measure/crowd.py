@@ -25,8 +25,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chaos import guardian, interrupts
 from chaos.errors import StartupError
 from chaos.measure.load import UserRequest
+from chaos.servers.procfs import process_start_ticks
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -76,11 +78,15 @@ class Crowd:
     def start(self) -> Crowd:
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.write_bytes(b"")
-        with self.output_path.open("wb") as output:
+        with self.output_path.open("wb") as output, interrupts.deferred():
             # Its own session: a Ctrl-C at the terminal reaches the drill, which stops the crowd itself.
             self._process = subprocess.Popen(self.command(), stdout=output, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, start_new_session=True,
-                                             env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+                                             env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                                  **guardian.child_environment()})  # fmt: skip
+            ticks = process_start_ticks(self._process.pid)
+            if ticks is not None:  # None: it has already exited
+                guardian.watch("process", pid=self._process.pid, ticks=ticks, name="crowd (locust)")
         return self
 
     @property

@@ -79,7 +79,8 @@ class MonitoringWatcher:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=self.timeout + 1)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=self.timeout + 1)
 
     def samples(self) -> list[MonitoringSample]:
         with self._lock:

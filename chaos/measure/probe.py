@@ -165,7 +165,8 @@ class Prober:
         """Stop sending; wait for the probes in flight, and log any that outlive their timeout as timed out."""
         self._stop.set()
         for thread in self._schedulers:
-            thread.join(timeout=self.interval + 1)
+            if thread.ident is not None:  # started
+                thread.join(timeout=self.interval + 1)
         deadline = time.monotonic() + self.timeout + 1
         while time.monotonic() < deadline and any(stream.in_flight for stream in self._streams):
             time.sleep(0.01)

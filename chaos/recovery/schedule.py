@@ -45,7 +45,8 @@ class BackupScheduler:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=300)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=300)
 
     def latest(self) -> Path | None:
         with self._lock:

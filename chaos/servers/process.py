@@ -14,6 +14,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chaos import guardian, interrupts
+from chaos.servers.procfs import pid_alive, process_cmdline, process_parent, process_start_ticks
+
 __all__ = [
     "MARKER",
     "ManagedProcess",
@@ -25,51 +28,6 @@ __all__ = [
     "process_parent",
     "process_start_ticks",
 ]
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """The fields of ``/proc/<pid>/stat`` after the command name (field 3 on), or None if gone.
-
-    Read once per question: a process may exit between two reads of its stat file.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses, so split after its last one.
-    return stat.rsplit(")", 1)[1].split()
-
-
-def process_start_ticks(pid: int) -> int | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or None if gone.
-
-    Stored with the pid so that a recycled pid is never mistaken for our child.
-    """
-    fields = _stat_fields(pid)
-    return None if fields is None else int(fields[19])  # field 22
-
-
-def process_parent(pid: int) -> int | None:
-    """The pid of ``pid``'s parent, or None if ``pid`` is gone."""
-    fields = _stat_fields(pid)
-    return None if fields is None else int(fields[1])  # field 4
-
-
-def pid_alive(pid: int, start_ticks: int | None = None) -> bool:
-    """Whether ``pid`` runs and is not a zombie (and, given ``start_ticks``, is the same process)."""
-    fields = _stat_fields(pid)
-    if fields is None or fields[0] == "Z":  # field 3, the state
-        return False
-    return start_ticks is None or int(fields[19]) == start_ticks
-
-
-def process_cmdline(pid: int) -> tuple[str, ...] | None:
-    """The command line ``pid`` was started with, or None if it is gone (or a kernel thread)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return tuple(part.decode(errors="replace") for part in raw.split(b"\0")[:-1]) or None
 
 
 def is_ours(pid: object, start_ticks: object, argv: object) -> bool:
@@ -128,18 +86,22 @@ class ManagedProcess:
     def __init__(self, spec: ProcessSpec) -> None:
         self.spec = spec
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with spec.log_path.open("ab") as log:
+        with spec.log_path.open("ab") as log, interrupts.deferred():
             self._popen = subprocess.Popen(
                 spec.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 # Marks the process with its log, which lies in its run's directory: a child started
-                # just before its runner was killed, too late to be recorded, is still found by it.
-                env={**os.environ, **spec.env, MARKER: str(spec.log_path.resolve())},
+                # just before its runner was killed, too late to be recorded, is still found by it. And
+                # with its runner's mark: when the runner ends, its guardian stops what is left.
+                env={**os.environ, **spec.env, MARKER: str(spec.log_path.resolve()), **guardian.child_environment()},
                 start_new_session=True,
             )
-        self.start_ticks = process_start_ticks(self._popen.pid)
+            self.start_ticks = process_start_ticks(self._popen.pid)
+            # Some servers wipe their environment (redis-server rewrites its title over it): named by pid too.
+            if self.start_ticks is not None:  # None: it has already exited
+                guardian.watch("process", pid=self._popen.pid, ticks=self.start_ticks, name=spec.name)
 
     @property
     def name(self) -> str:

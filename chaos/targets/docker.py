@@ -35,6 +35,7 @@ import docker.errors
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
+from chaos import guardian
 from chaos.errors import ComponentError, StartupError, WaitTimeoutError
 from chaos.servers import launch, prometheus
 from chaos.servers.process import pid_alive, process_start_ticks
@@ -57,6 +58,7 @@ __all__ = [
     "DockerTarget",
     "docker_client",
     "owner_gone",
+    "remove_run",
     "sweep_orphan_runs",
 ]
 
@@ -180,6 +182,7 @@ class DockerTarget:
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> None:
+        guardian.watch("docker", run=self.run_id, host=os.environ.get("DOCKER_HOST", ""))
         self._client = docker_client()
         require_images(self._client, self.images)
         try:
@@ -508,37 +511,55 @@ def owner_gone(labels: Mapping[str, Any]) -> bool:
         return True
 
 
-def sweep_orphan_runs() -> list[str]:
-    """Remove the containers, networks and volumes of every run whose runner is gone; a line for each.
-
-    Found by label, whether or not Ryuk ran; nothing when no Docker engine answers.
-    """
+def _engine() -> docker.DockerClient | None:
+    """A client of the engine that answers, or None (nothing to sweep where no engine runs)."""
     if not _engine_listens():
-        return []
+        return None
     try:
         client = docker.from_env(timeout=10)
     except docker.errors.DockerException:
-        return []
+        return None
     try:
         client.ping()
     except docker.errors.DockerException:
         client.close()
+        return None
+    return client
+
+
+def _remove_labelled(labels: list[str], wanted: Callable[[Mapping[str, Any]], bool]) -> list[str]:
+    """Remove the containers, networks and volumes carrying every label of ``labels`` that ``wanted`` takes."""
+    client = _engine()
+    if client is None:
         return []
     removed: list[str] = []
-    mine: dict[str, str | list[str] | bool] = {"label": f"{LABEL_TOOL}={TOOL}"}
+    chosen: dict[str, str | list[str] | bool] = {"label": labels}
     try:
-        for container in client.containers.list(all=True, filters=mine):
-            if owner_gone(container.labels):
+        for container in client.containers.list(all=True, filters=chosen):
+            if wanted(container.labels):
                 container.remove(force=True)
                 removed.append(f"container {container.name}")
-        for network in client.networks.list(filters=mine):
-            if owner_gone(network.attrs.get("Labels") or {}):
+        for network in client.networks.list(filters=chosen):
+            if wanted(network.attrs.get("Labels") or {}):
                 network.remove()
                 removed.append(f"network {network.name}")
-        for volume in client.volumes.list(filters=mine):
-            if owner_gone(volume.attrs.get("Labels") or {}):
+        for volume in client.volumes.list(filters=chosen):
+            if wanted(volume.attrs.get("Labels") or {}):
                 volume.remove(force=True)
                 removed.append(f"volume {volume.name}")
     finally:
         client.close()
     return removed
+
+
+def sweep_orphan_runs() -> list[str]:
+    """Remove the containers, networks and volumes of every run whose runner is gone; a line for each.
+
+    Found by label, whether or not Ryuk ran; nothing when no Docker engine answers.
+    """
+    return _remove_labelled([f"{LABEL_TOOL}={TOOL}"], owner_gone)
+
+
+def remove_run(run_id: str) -> list[str]:
+    """Remove what the run ``run_id`` left (its runner named it to its guardian); a line for each."""
+    return _remove_labelled([f"{LABEL_TOOL}={TOOL}", f"{LABEL_RUN}={run_id}"], lambda labels: True)

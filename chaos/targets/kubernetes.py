@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from chaos import guardian
 from chaos.errors import ComponentError, ConfigError, StartupError, WaitTimeoutError
 from chaos.servers import launch
 from chaos.servers.process import pid_alive, process_parent, process_start_ticks
@@ -51,7 +52,7 @@ from chaos.wait import wait_for
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["CHART", "LABEL_OWNER", "LABEL_RUN", "KubernetesTarget", "sweep_orphan_namespaces"]
+__all__ = ["CHART", "LABEL_OWNER", "LABEL_RUN", "KubernetesTarget", "remove_run_namespace", "sweep_orphan_namespaces"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHART = ROOT / "deploy" / "helm" / "calendar-assistant"
@@ -257,6 +258,7 @@ class KubernetesTarget:
         from kubernetes import client
 
         self._connect()
+        guardian.watch("kubernetes", namespace=self.namespace, kubeconfig=str(self.kubeconfig), context=self.context)
         try:
             self._core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
                 name=self.namespace, labels=self.labels, annotations=self.annotations)))  # fmt: skip
@@ -779,18 +781,32 @@ class KubernetesTarget:
         return tails
 
 
-def sweep_orphan_namespaces(kubeconfig: Path | None, context: str | None) -> list[str]:
-    """Delete the namespace of every run whose runner is gone (by its labels); a line for each."""
-    from chaos.targets.docker import owner_gone  # the same owner label, read the same way
-
+def _cluster_api(kubeconfig: Path | None, context: str | None) -> Any:
+    """An API client of the cluster, or None when its kubeconfig is missing or unreadable."""
     try:
-        from kubernetes import client, config
+        from kubernetes import config
 
         path = kubeconfig or Path(os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
         if not path.is_file():
-            return []
-        api = config.new_client_from_config(config_file=str(path), context=context)  # type: ignore[no-untyped-call]
+            return None
+        return config.new_client_from_config(config_file=str(path), context=context)  # type: ignore[no-untyped-call]
     except Exception:
+        return None
+
+
+def _delete_run_namespace(core: Any, name: str) -> None:
+    core.delete_namespace(name, grace_period_seconds=0)
+    shutil.rmtree(HOST_PATH_ROOT / name, ignore_errors=True)
+
+
+def sweep_orphan_namespaces(kubeconfig: Path | None, context: str | None) -> list[str]:
+    """Delete the namespace of every run whose runner is gone (by its labels); a line for each."""
+    from kubernetes import client
+
+    from chaos.targets.docker import owner_gone  # the same owner label, read the same way
+
+    api = _cluster_api(kubeconfig, context)
+    if api is None:
         return []
     removed = []
     try:
@@ -798,11 +814,34 @@ def sweep_orphan_namespaces(kubeconfig: Path | None, context: str | None) -> lis
         for namespace in core.list_namespace(label_selector=f"{LABEL_TOOL}={TOOL}", _request_timeout=10).items:
             metadata: Any = namespace.metadata
             if owner_gone(metadata.annotations or {}):
-                core.delete_namespace(metadata.name, grace_period_seconds=0)
-                shutil.rmtree(HOST_PATH_ROOT / str(metadata.name), ignore_errors=True)
+                _delete_run_namespace(core, str(metadata.name))
                 removed.append(f"namespace {metadata.name}")
     except Exception:
         pass
     finally:
         api.close()
     return removed
+
+
+def remove_run_namespace(namespace: str, kubeconfig: Path | None, context: str | None) -> list[str]:
+    """Delete the namespace a run made (its runner named it to its guardian), if it is still there."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    api = _cluster_api(kubeconfig, context)
+    if api is None:
+        return []
+    try:
+        core = client.CoreV1Api(api)
+        try:
+            found: Any = core.read_namespace(namespace, _request_timeout=10)
+        except ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise
+        if found.metadata.deletion_timestamp is not None:
+            return []  # already going
+        _delete_run_namespace(core, namespace)
+        return [f"namespace {namespace}"]
+    finally:
+        api.close()

@@ -10,6 +10,7 @@ all, and the next start sweeps what a crashed run left behind.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -17,9 +18,10 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
+from chaos import guardian, interrupts
 from chaos.errors import ComponentError, StartupError, WaitTimeoutError
 from chaos.servers import launch, prometheus
-from chaos.servers.process import ManagedProcess, ProcessSpec
+from chaos.servers.process import ManagedProcess, ProcessSpec, marked_under
 from chaos.servers.toxiproxy import ToxiproxyClient
 from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, Releases, ReplicaStatus, unsupported
 from chaos.targets.registry import RunRecord, sweep_orphans
@@ -120,6 +122,7 @@ class LocalTarget:
         launch.preflight(monitoring="prometheus" in self.singletons)
         self.base_dir.mkdir(parents=True, exist_ok=True)
         sweep_orphans(self.base_dir)
+        guardian.watch("run-dir", path=str(self.run_dir.resolve()), keep=self.keep)
         self.run_dir.mkdir(parents=True)
         self._record = RunRecord(self.run_dir)
         try:
@@ -143,6 +146,9 @@ class LocalTarget:
             process = self._singletons.pop(name, None)
             if process is not None:
                 process.stop()
+        for pid in marked_under(self.run_dir.resolve()):  # started as an interrupt landed, before it was kept
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)  # each child leads its own process group
         if not self.keep:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
@@ -232,9 +238,10 @@ class LocalTarget:
         if fresh_data and component == "mongodb":
             self._mongo_generation += 1
         spec, ready = self._singleton_spec(component)
-        process = ManagedProcess(spec)
-        self._singletons[component] = process
-        self._register(process)
+        with interrupts.deferred():  # started and kept in one piece: close() then stops it, interrupted or not
+            process = ManagedProcess(spec)
+            self._singletons[component] = process
+            self._register(process)
         self._await_ready(process, ready)
         if component == "toxiproxy":
             self._create_proxies()

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chaos import interrupts
 from chaos.servers.process import ManagedProcess, ProcessSpec
 
 if TYPE_CHECKING:
@@ -76,8 +77,9 @@ class ReplicaSet:
         started: list[ManagedProcess] = []
         with self._lock:
             while len(self._slots) < replicas:
-                process = self._launch(len(self._slots))
-                self._slots.append(_Slot(process, backoff=self._backoff_initial, started=time.monotonic()))
+                with interrupts.deferred():  # started and kept in one piece: close() then stops it
+                    process = self._launch(len(self._slots))
+                    self._slots.append(_Slot(process, backoff=self._backoff_initial, started=time.monotonic()))
                 started.append(process)
             surplus = self._slots[replicas:]
             del self._slots[replicas:]

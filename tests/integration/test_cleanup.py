@@ -1,18 +1,21 @@
-"""Nothing the sandbox started survives its runner: not a SIGKILL of the runner, not Ctrl-C."""
+"""Nothing the sandbox started survives its runner: not a SIGKILL of the runner, not Ctrl-C.
+
+A runner killed with SIGKILL is cleaned up after by its guardian; the sweep of the next run finds what a
+runner lost together with its guardian left (tests.runners).
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from chaos.guardian import KILL_TIMEOUT_S, log_path
 from chaos.servers.process import pid_alive
 from chaos.targets.registry import sweep_orphans
 from chaos.wait import wait_for
+from tests.runners import guardian_of, kill_with_guardian
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +38,30 @@ def _children(base: Path) -> list[tuple[int, int | None]]:
     return found
 
 
-def test_sweep_stops_what_a_killed_runner_left(tmp_path: Path) -> None:
+def test_the_guardian_stops_what_a_runner_killed_with_sigkill_left(tmp_path: Path) -> None:
+    base = tmp_path / "runs"
+    with subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(base)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as runner:
+        try:
+            assert runner.stdout is not None
+            assert runner.stdout.readline().strip() == "ready"
+            children = _children(base)
+            guardian = guardian_of(runner.pid)
+        finally:
+            runner.kill()  # SIGKILL: no teardown runs
+    assert len(children) == 6  # MongoDB, Redis, Toxiproxy, Prometheus, two replicas
+    assert guardian is not None
+    # The guardian wakes when the runner's end of its pipe closes, then kills with SIGKILL and waits for none
+    # to be left (chaos.guardian.KILL_TIMEOUT_S): every child is gone well within that.
+    wait_for(lambda: not any(pid_alive(pid, ticks) for pid, ticks in children), what="the runner's children gone",
+             timeout=KILL_TIMEOUT_S)  # fmt: skip
+    wait_for(lambda: not pid_alive(guardian), what="the guardian to finish", timeout=KILL_TIMEOUT_S)
+    assert list(base.iterdir()) == []  # the run directory removed too
+    assert "killed process" in log_path(runner.pid).read_text()
+
+
+def test_sweep_stops_what_a_runner_lost_with_its_guardian_left(tmp_path: Path) -> None:
     base = tmp_path / "runs"
     with subprocess.Popen(
         [sys.executable, "-c", RUNNER, str(base)], cwd=ROOT, stdout=subprocess.PIPE, text=True
@@ -45,7 +71,7 @@ def test_sweep_stops_what_a_killed_runner_left(tmp_path: Path) -> None:
             assert runner.stdout.readline().strip() == "ready"
             children = _children(base)
         finally:
-            runner.kill()  # SIGKILL: no teardown runs
+            kill_with_guardian(runner)  # no teardown runs, no guardian cleans up
     assert len(children) == 6  # MongoDB, Redis, Toxiproxy, Prometheus, two replicas
     assert all(pid_alive(pid, ticks) for pid, ticks in children), "the children outlive a killed runner"
     killed = sweep_orphans(base)
@@ -67,26 +93,6 @@ def test_sweep_leaves_a_live_runs_processes_alone(tmp_path: Path) -> None:
         finally:
             runner.kill()
     sweep_orphans(base)
-
-
-def test_ctrl_c_during_a_drill_stops_every_process(tmp_path: Path) -> None:
-    base = tmp_path / "runs"
-    with subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-m", "database_failure", "-q", "-p", "no:cacheprovider",
-         "--workdir", str(base), "--drill-report-dir", str(tmp_path / "report"), "--ledger-dir", str(tmp_path / "l")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    ) as drill:  # fmt: skip
-        # Interrupt once the stack is up and the writer is running.
-        wait_for(lambda: len(_children(base)) >= 6, what="the drill's stack to start", timeout=60)
-        time.sleep(1.0)
-        children = _children(base)
-        os.kill(drill.pid, signal.SIGINT)
-        output, _ = drill.communicate(timeout=60)
-    assert drill.returncode != 0
-    assert "KeyboardInterrupt" in output
-    still = [pid for pid, ticks in children if pid_alive(pid, ticks)]
-    assert still == [], f"left running after Ctrl-C: {still}\n{output}"
-    assert list(base.iterdir()) == []
 
 
 UNRECORDED = """
@@ -113,7 +119,7 @@ def test_sweep_finds_a_child_started_too_late_to_be_recorded(tmp_path: Path) -> 
             assert runner.stdout is not None
             pid, ticks = (int(word) for word in runner.stdout.readline().split())
         finally:
-            runner.kill()
+            kill_with_guardian(runner)
     assert pid not in [child for child, _ in _children(base)]
     killed = sweep_orphans(base)
     assert f"unrecorded pid {pid}" in " ".join(killed)

@@ -15,6 +15,7 @@ import pytest
 
 from chaos.measure.crowd import Crowd
 from chaos.wait import wait_for
+from tests.runners import kill_with_guardian
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -74,8 +75,7 @@ def test_the_crowd_stops_when_the_drill_process_dies(sandbox: LocalTarget, tmp_p
         locust_pid = int(drill.stdout.readline())
         wait_for(lambda: (tmp_path / "user-requests.jsonl").stat().st_size > 0, what="the crowd's first request",
                  timeout=30, not_yet=(FileNotFoundError,))  # fmt: skip
-        drill.send_signal(signal.SIGKILL)
-        drill.wait()
+        kill_with_guardian(drill)  # its guardian too: the crowd's own watch of its parent is what is tested
         # The locustfile checks its parent every 0.5 s, then gives its users locust's --stop-timeout (5 s).
         wait_for(lambda: not _alive(locust_pid), what="locust to exit after its drill died", timeout=30)
     finally:

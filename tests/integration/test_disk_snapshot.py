@@ -18,19 +18,23 @@ from chaos.recovery.files import sha256_file
 ROOT = Path(__file__).resolve().parents[2]
 
 # Injects a disk corruption and is SIGKILLed by its own first fsync: mid-snapshot, the copy written but not renamed.
+# Its guardian goes first: what the runner left is for `drill cleanup` (tests.runners).
 KILLED_MID_SNAPSHOT = """
 import os, signal, sys
 from pathlib import Path
 from chaos.faults import DiskCorruption, Ledger
-os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)
+from tests.runners import kill_guardian_of
+os.fsync = lambda fd: (kill_guardian_of(os.getpid()), os.kill(os.getpid(), signal.SIGKILL))
 DiskCorruption([Path(sys.argv[1])], "truncate", keep_fraction=0.0, ledger=Ledger(Path(sys.argv[2]))).inject()
 """
-# Injects a disk corruption and dies before reverting it.
+# Injects a disk corruption and dies, with its guardian, before reverting it.
 KILLED_AFTER_INJECTING = """
 import os, signal, sys
 from pathlib import Path
 from chaos.faults import DiskCorruption, Ledger
+from tests.runners import kill_guardian_of
 DiskCorruption([Path(sys.argv[1])], "flip", flips=16, ledger=Ledger(Path(sys.argv[2]))).inject()
+kill_guardian_of(os.getpid())
 os.kill(os.getpid(), signal.SIGKILL)
 """
 

@@ -16,10 +16,12 @@ import pytest
 
 from chaos.faults import BadRelease, Disconnect, DiskCorruption, Kill, Ledger, MongoCorruption, Partition, Pause
 from chaos.faults.process import SystemFailure, answers
+from chaos.guardian import KILL_TIMEOUT_S, log_path
 from chaos.targets.base import is_running
 from chaos.targets.docker import LABEL_RUN, DockerTarget, docker_client
 from chaos.targets.images import IMAGE_SETS, PREFIX, _build, _untag_stale
 from chaos.wait import wait_for
+from tests.runners import kill_with_guardian
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -164,13 +166,35 @@ time.sleep(600)
 """
 
 
-def test_what_a_killed_runner_left_is_removed_by_cleanup(tmp_path: Path) -> None:
+def test_the_guardian_removes_what_a_runner_killed_with_sigkill_left() -> None:
     with subprocess.Popen([sys.executable, "-c", RUNNER], cwd=ROOT, stdout=subprocess.PIPE, text=True) as runner:
         try:
             assert runner.stdout is not None
             run_id = runner.stdout.readline().strip()
         finally:
-            runner.send_signal(signal.SIGKILL)  # no teardown runs
+            runner.send_signal(signal.SIGKILL)  # no teardown runs; its guardian wakes
+    label = {"label": f"{LABEL_RUN}={run_id}"}
+    client = docker.from_env()
+    try:
+
+        def removed() -> bool:
+            return not (client.containers.list(all=True, filters=label) or client.networks.list(filters=label)
+                        or client.volumes.list(filters=label))  # fmt: skip
+
+        # Its processes first (none here), then each container force-removed (a SIGKILL, then the remove).
+        wait_for(removed, what=f"the guardian to remove run {run_id}", timeout=KILL_TIMEOUT_S + 60)
+    finally:
+        client.close()
+    assert f"container chaos-{run_id}-mongodb" in log_path(runner.pid).read_text()
+
+
+def test_what_a_runner_lost_with_its_guardian_left_is_removed_by_cleanup(tmp_path: Path) -> None:
+    with subprocess.Popen([sys.executable, "-c", RUNNER], cwd=ROOT, stdout=subprocess.PIPE, text=True) as runner:
+        try:
+            assert runner.stdout is not None
+            run_id = runner.stdout.readline().strip()
+        finally:
+            kill_with_guardian(runner)  # no teardown runs, no guardian
     label = {"label": f"{LABEL_RUN}={run_id}"}
     client = docker.from_env()
     try:

@@ -15,9 +15,11 @@ import httpx
 import pymongo
 import pytest
 
+from chaos.guardian import KILL_TIMEOUT_S, log_path
 from chaos.servers import launch
 from chaos.servers.process import pid_alive
 from chaos.wait import wait_for
+from tests.runners import kill_with_guardian
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,20 +66,41 @@ def _users(endpoints: dict[str, Any]) -> list[dict[str, Any]]:
         client.close()
 
 
-def _inject_then(workdir: Path, ledger: Path, kind: str, end: signal.Signals) -> subprocess.CompletedProcess[str]:
+def _inject_then(
+    workdir: Path, ledger: Path, kind: str, end: signal.Signals | None
+) -> subprocess.CompletedProcess[str]:
+    """Inject a fault in a runner of its own, then end it with ``end`` (None: SIGKILL it and its guardian);
+    the outcome's ``args`` is the runner's pid."""
     with subprocess.Popen([sys.executable, "-c", INJECTOR, str(workdir / "sandbox.json"), str(ledger), kind],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as runner:  # fmt: skip
         assert runner.stdout is not None
         assert runner.stdout.readline().strip() == "injected"
-        os.kill(runner.pid, end)
+        if end is None:
+            kill_with_guardian(runner)
+        else:
+            os.kill(runner.pid, end)
         out, err = runner.communicate(timeout=30)
-    return subprocess.CompletedProcess(runner.args, runner.returncode, out, err)
+    return subprocess.CompletedProcess(runner.pid, runner.returncode, out, err)
+
+
+def test_the_guardian_reverts_a_partition_whose_runner_was_killed(daemon_sandbox: Any, tmp_path: Path) -> None:
+    workdir, endpoints = daemon_sandbox
+    ledger = tmp_path / "ledger"
+    finished = _inject_then(workdir, ledger, "partition", signal.SIGKILL)
+    assert finished.returncode == -signal.SIGKILL
+    app = endpoints["apps"][0]
+    # The guardian reverts through the sandbox's Toxiproxy as soon as the runner is gone.
+    wait_for(lambda: httpx.get(f"{endpoints['toxiproxy_api']}/proxies/mongodb", timeout=5).json()["enabled"],
+             what="the partition reverted by the guardian", timeout=KILL_TIMEOUT_S)  # fmt: skip
+    wait_for(lambda: httpx.get(f"{app}/health", timeout=5).status_code == 200, what="the link back", timeout=20)
+    wait_for(lambda: list(ledger.glob("*")) == [], what="the ledger entry removed", timeout=KILL_TIMEOUT_S)
+    assert "reverted partition of link 'mongodb'" in log_path(finished.args).read_text()
 
 
 def test_a_partition_left_by_a_killed_runner_is_reverted_by_cleanup(daemon_sandbox: Any, tmp_path: Path) -> None:
     workdir, endpoints = daemon_sandbox
     ledger = tmp_path / "ledger"
-    _inject_then(workdir, ledger, "partition", signal.SIGKILL)
+    _inject_then(workdir, ledger, "partition", None)
     app = endpoints["apps"][0]
     assert httpx.get(f"{app}/health", timeout=5).json()["failed"] == ["mongodb"]  # still cut: nobody reverted
     assert len(list(ledger.glob("*.json"))) == 1
@@ -94,7 +117,7 @@ def test_corruption_left_by_a_killed_runner_is_restored_by_cleanup(daemon_sandbo
         httpx.post(f"{endpoints['apps'][0]}/users", json={"id": f"u{i}", "name": f"n{i}", "email": "e@x"})
     before = _users(endpoints)
     ledger = tmp_path / "ledger"
-    _inject_then(workdir, ledger, "corruption", signal.SIGKILL)
+    _inject_then(workdir, ledger, "corruption", None)
     assert _users(endpoints) != before
     result = drill("cleanup", "--ledger-dir", str(ledger), "--faults-only")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -111,7 +134,7 @@ def _mongo_answers(uri: str) -> bool:
 def test_a_store_killed_by_a_runner_that_died_is_started_again_by_cleanup(daemon_sandbox: Any, tmp_path: Path) -> None:
     workdir, endpoints = daemon_sandbox
     ledger = tmp_path / "ledger"
-    _inject_then(workdir, ledger, "kill-mongodb", signal.SIGKILL)
+    _inject_then(workdir, ledger, "kill-mongodb", None)
     assert not _mongo_answers(endpoints["mongodb_uri"])  # still down: nobody restarted it
     [entry] = ledger.glob("*.json")
     assert json.loads(entry.read_text())["spec"]["killed"]  # the pid, recorded once the kill was done
@@ -146,6 +169,9 @@ def test_ctrl_c_mid_fault_reverts_before_exit(daemon_sandbox: Any, tmp_path: Pat
     client = httpx.get(f"{endpoints['toxiproxy_api']}/proxies/mongodb", timeout=5).json()
     assert client["enabled"] is True  # reverted by the runner itself, before it exited
     assert list(ledger.glob("*")) == []
+    # Its guardian found nothing to revert: it removes its log when it ends having done nothing.
+    wait_for(lambda: not log_path(finished.args).exists(), what="the guardian to end with nothing to do",
+             timeout=KILL_TIMEOUT_S)  # fmt: skip
 
 
 def _run_children(base: Path) -> list[tuple[int, int | None]]:
@@ -153,8 +179,11 @@ def _run_children(base: Path) -> list[tuple[int, int | None]]:
             for child in json.loads(record.read_text())["children"].values()]  # fmt: skip
 
 
-@pytest.mark.parametrize("after_s", [1.5, 4.0, 6.0])
-def test_a_drill_killed_at_any_point_leaves_nothing_after_cleanup(tmp_path: Path, after_s: float) -> None:
+@pytest.mark.parametrize(("after_s", "guardian_too"), [(1.5, False), (4.0, True), (6.0, False)])
+def test_a_drill_killed_at_any_point_leaves_nothing_after_cleanup(
+    tmp_path: Path, after_s: float, guardian_too: bool
+) -> None:
+    """SIGKILLed: its guardian stops and reverts everything; killed with its guardian: `drill cleanup` does."""
     base, ledger = tmp_path / "runs", tmp_path / "ledger"
     with subprocess.Popen(
         [sys.executable, "-m", "pytest", "-m", "database_failure", "-q", "-p", "no:cacheprovider",
@@ -164,10 +193,16 @@ def test_a_drill_killed_at_any_point_leaves_nothing_after_cleanup(tmp_path: Path
         wait_for(lambda: len(_run_children(base)) >= 6, what="the drill's stack", timeout=60)
         time.sleep(after_s)
         children = _run_children(base)
-        runner.kill()
-    result = drill("cleanup", "--ledger-dir", str(ledger), "--workdir", str(base))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "reverted SIGKILL to mongodb" not in result.stdout  # its sandbox ended with the runner: nothing restarted
+        if guardian_too:
+            kill_with_guardian(runner)
+        else:
+            runner.kill()
+    if guardian_too:
+        result = drill("cleanup", "--ledger-dir", str(ledger), "--workdir", str(base))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "reverted SIGKILL to mongodb" not in result.stdout  # its sandbox ended with the runner
+    else:
+        wait_for(lambda: list(base.iterdir()) == [], what="the guardian to remove the run", timeout=KILL_TIMEOUT_S)
     assert not [pid for pid, ticks in children if pid_alive(pid, ticks)]
     assert list(ledger.glob("*.json")) == []
     assert list(base.iterdir()) == []
@@ -219,7 +254,7 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path: Path) -> None:
 def test_the_next_run_reverts_what_a_crashed_run_left(daemon_sandbox: Any, tmp_path: Path) -> None:
     workdir, endpoints = daemon_sandbox
     ledger = tmp_path / "ledger"
-    _inject_then(workdir, ledger, "partition", signal.SIGKILL)
+    _inject_then(workdir, ledger, "partition", None)
     assert httpx.get(f"{endpoints['toxiproxy_api']}/proxies/mongodb", timeout=5).json()["enabled"] is False
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/unit/test_verdict.py", "-q", "-p", "no:cacheprovider",

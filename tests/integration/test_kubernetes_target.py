@@ -24,6 +24,7 @@ from chaos.recovery.config_backup import backup_config, load_resources, new_key
 from chaos.targets.config import DEFAULT_TARGETS, build_target, load_target
 from chaos.targets.kubernetes import LABEL_TOOL, TOOL, KubernetesTarget
 from chaos.wait import wait_for
+from tests.runners import kill_with_guardian
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -142,20 +143,46 @@ def test_a_deleted_namespace_is_rebuilt_from_the_resource_backup(k8s: Kubernetes
         load_resources(tmp_path / "config", key=new_key())
 
 
-def test_cleanup_removes_the_namespace_of_a_killed_runner(cluster: None, tmp_path: Path) -> None:
-    from kubernetes import client, config
+RUNNER = ("from pathlib import Path\nfrom chaos.targets.config import DEFAULT_TARGETS, build_target, load_target\n"
+          "t = build_target(load_target(DEFAULT_TARGETS, 'kubernetes'), workdir=Path('.'))\n"
+          "t.start()\nprint(t.namespace, flush=True)\nimport time\ntime.sleep(600)\n")  # fmt: skip
 
-    script = ("from pathlib import Path\nfrom chaos.targets.config import DEFAULT_TARGETS, build_target, load_target\n"
-              "t = build_target(load_target(DEFAULT_TARGETS, 'kubernetes'), workdir=Path('.'))\n"
-              "t.start()\nprint(t.namespace, flush=True)\nimport time\ntime.sleep(600)\n")  # fmt: skip
-    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT) as runner:
+
+def _run_killed(*, guardian_too: bool) -> str:
+    """Start the Kubernetes target in a runner of its own and SIGKILL it (with its guardian); its namespace."""
+    with subprocess.Popen([sys.executable, "-c", RUNNER], stdout=subprocess.PIPE, text=True, cwd=ROOT) as runner:
         try:
             assert runner.stdout is not None
             namespace = runner.stdout.readline().strip()
             assert namespace.startswith("chaos-drill-")
         finally:
-            runner.send_signal(signal.SIGKILL)
-            runner.wait()
+            if guardian_too:
+                kill_with_guardian(runner)
+            else:
+                runner.send_signal(signal.SIGKILL)
+                runner.wait()
+    return namespace
+
+
+def test_the_guardian_removes_the_namespace_of_a_runner_killed_with_sigkill(cluster: None) -> None:
+    from kubernetes import client, config
+
+    namespace = _run_killed(guardian_too=False)
+    settings = load_target(DEFAULT_TARGETS, "kubernetes").kubernetes
+    assert settings is not None
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(settings.kubeconfig),
+                                                          context=settings.context))  # fmt: skip
+
+    def gone() -> bool:
+        return namespace not in {ns.metadata.name for ns in core.list_namespace().items}
+
+    wait_for(gone, what=f"namespace {namespace} to be removed by the runner's guardian", timeout=120)
+
+
+def test_cleanup_removes_the_namespace_of_a_runner_lost_with_its_guardian(cluster: None, tmp_path: Path) -> None:
+    from kubernetes import client, config
+
+    namespace = _run_killed(guardian_too=True)
     settings = load_target(DEFAULT_TARGETS, "kubernetes").kubernetes
     assert settings is not None
     core = client.CoreV1Api(config.new_client_from_config(config_file=str(settings.kubeconfig),
