@@ -135,7 +135,11 @@ class LocalTarget:
             raise
 
     def close(self) -> None:
-        """Stop everything this target started. Safe to call more than once."""
+        """Stop everything this target started. Safe to call more than once.
+
+        A run whose directory goes with it has no data to keep consistent: its stores are killed at once
+        (FerretDB spends 3 s shutting down gracefully once it holds data). A kept run's are stopped in order.
+        """
         if self._apps is not None:
             self._apps.close()
             self._apps = None
@@ -145,7 +149,7 @@ class LocalTarget:
         for name in reversed(self.singletons):
             process = self._singletons.pop(name, None)
             if process is not None:
-                process.stop()
+                process.stop() if self.keep else process.kill()
         for pid in marked_under(self.run_dir.resolve()):  # started as an interrupt landed, before it was kept
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)  # each child leads its own process group
