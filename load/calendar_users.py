@@ -11,6 +11,14 @@ locust's statistics and into a JSON-lines log, one line per request:
     {"t": <wall-clock start>, "s": <seconds>, "name": "browse week", "method": "GET",
      "status": 200, "ok": true, "error": "", "replica": 0, "retried": false}
 
+and, each time the log is flushed (every quarter second), a line saying how far it is complete:
+
+    {"observed_until": <wall-clock time>}
+
+every request that started before that time is in the log above it (the start of the oldest request
+still waiting for its answer, or the time of writing when none waits). The drill judges a window as
+soon as the log is complete past its end, instead of waiting out the longest a request may take.
+
 Several replica URLs and no load balancer in front of them (the local and
 Docker targets): each request goes to the next replica in turn, and a request
 whose connection was refused (nothing was sent) goes once to the next one, as a
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import random
 import signal
@@ -49,6 +58,8 @@ from locust import HttpUser, between, events, task
 _log: Any = None
 _log_lock = threading.Lock()
 _replicas = itertools.count()
+_calls = itertools.count()
+_waiting: dict[int, float] = {}  # a request still waiting for its answer -> its wall-clock start
 
 
 @events.init_command_line_parser.add_listener
@@ -89,6 +100,8 @@ def _flush_every(seconds: float) -> None:
         gevent.sleep(seconds)
         with _log_lock:
             if _log is not None:
+                complete = min(_waiting.values(), default=time.time())
+                _log.write(json.dumps({"observed_until": math.floor(complete * 1e4) / 1e4}) + "\n")
                 _log.flush()
 
 
@@ -124,9 +137,27 @@ class CalendarUser(HttpUser):
 
     # -- one request, as the user saw it ------------------------------------------------------
     def call(self, name: str, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,)) -> Any:
+        key = next(_calls)
+        started, started_mono = time.time(), time.monotonic()
+        _waiting[key] = started
+        try:
+            status, error, payload, retried, length, replica = self._send(method, path, body, expect)
+            seconds = time.monotonic() - started_mono
+            _record({"t": round(started, 4), "s": round(seconds, 4), "name": name, "method": method, "status": status,
+                     "ok": not error, "error": error, "replica": replica, "retried": retried})  # fmt: skip
+        finally:
+            del _waiting[key]  # once its line is written: only then is the log complete past its start
+        self.environment.events.request.fire(
+            request_type=method, name=name, response_time=seconds * 1000, response_length=length,
+            exception=RuntimeError(error) if error else None, context={}, response=None, url=None,
+        )  # fmt: skip
+        return payload if not error else None, status
+
+    def _send(self, method: str, path: str, body: Any, expect: tuple[int, ...]) -> tuple[int, str, Any, bool, int, int]:
+        """To the next replica, and to the one after it if the first refused the connection (nothing was sent):
+        the status, the error ("" if none), the answer, whether it was retried, its length, the replica."""
         first = next(_replicas) % len(self.urls)
         attempts = [first, (first + 1) % len(self.urls)] if len(self.urls) > 1 else [first]
-        started, started_mono = time.time(), time.monotonic()
         status, error, payload, retried, length = 0, "", None, False, 0
         for number, replica in enumerate(attempts):
             error = ""
@@ -151,14 +182,7 @@ class CalendarUser(HttpUser):
                 except ValueError:
                     error = "not JSON"
             break
-        seconds = time.monotonic() - started_mono
-        _record({"t": round(started, 4), "s": round(seconds, 4), "name": name, "method": method, "status": status,
-                 "ok": not error, "error": error, "replica": replica, "retried": retried})  # fmt: skip
-        self.environment.events.request.fire(
-            request_type=method, name=name, response_time=seconds * 1000, response_length=length,
-            exception=RuntimeError(error) if error else None, context={}, response=None, url=None,
-        )  # fmt: skip
-        return payload if not error else None, status
+        return status, error, payload, retried, length, replica
 
     # -- what users do ------------------------------------------------------------------------
     def sign_in(self) -> None:

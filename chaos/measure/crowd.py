@@ -4,7 +4,7 @@ locust patches the standard library with gevent when it is imported, which
 would change how every thread of a drill behaves; so the drill never imports
 it. It runs ``load/calendar_users.py`` as ``python -m locust`` and reads the
 request log that file writes (one JSON line per request, flushed every quarter
-second) while the crowd runs.
+second, each flush ending with how far the log is complete) while the crowd runs.
 
 Bounded: the crowd stops when the drill stops it (SIGINT, so locust writes its
 statistics), after ``max_run_s`` whatever happens, and within a second of the
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["FLUSH_S", "LOCUSTFILE", "Crowd"]
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent.parent / "load" / "calendar_users.py"
-SPAWN_RATE = 20  # users started per second: each signs up and in as it starts
+SPAWN_RATE = 50  # users started per second (a drill's 50 within one): each signs up and in as it starts
 FLUSH_S = 0.25  # how often the locustfile writes its request log out
 STATS_PREFIX = "locust"  # locust_stats.csv, locust_stats_history.csv, locust_failures.csv, locust_exceptions.csv
 
@@ -62,6 +62,7 @@ class Crowd:
         self._partial = b""
         self._requests: list[UserRequest] = []
         self._read_at = 0.0  # wall-clock time of the last read of the log
+        self._complete_until: float | None = None  # what the log's last flush said of itself
 
     def command(self) -> list[str]:
         return [
@@ -118,13 +119,25 @@ class Crowd:
             lines = (self._partial + chunk).split(b"\n")
             self._partial = lines.pop()  # an unfinished line waits for the rest
             for line in lines:
-                if line.strip():
-                    self._requests.append(UserRequest.from_json(json.loads(line)))
+                if not line.strip():
+                    continue
+                entry = json.loads(line)
+                if "observed_until" in entry:
+                    self._complete_until = float(entry["observed_until"])
+                else:
+                    self._requests.append(UserRequest.from_json(entry))
             self._read_at = read_at
             return list(self._requests)
 
     def observed_until(self) -> float:
-        """Wall-clock time before which every request that started is in the log (as of the last read)."""
+        """Wall-clock time before which every request that started is in the log (as of the last read).
+
+        What the log says of itself: the start of the oldest request still waiting for its answer when it
+        was last flushed. Before its first flush, what the longest request allows: a request that started
+        any later may still be waiting, for up to its timeout, then a flush.
+        """
+        if self._complete_until is not None:
+            return self._complete_until
         return self._read_at - FLUSH_S - self.request_timeout
 
     def stop(self, timeout: float = 20.0) -> int | None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from chaos.targets.local import LocalTarget
+    from tests.integration.conftest import Front
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +44,35 @@ def test_users_work_through_the_app_and_locust_writes_its_statistics(sandbox: Lo
     log = (tmp_path / "user-requests.jsonl").read_text()
     assert "load.invalid" not in log
     assert "Load User" not in log
+
+
+def test_the_log_says_how_far_it_is_complete_and_waits_for_a_slow_request(
+    sandbox: LocalTarget, front: Front, tmp_path: Path
+) -> None:
+    """Each flush ends with the start of the oldest request still waiting: no request that started before
+    it comes later in the log, and a slow request holds it back until its answer comes."""
+    slow_s = 2.0
+    url = front(sandbox.endpoints.apps[0], lambda path, seen: (slow_s if "/events" in path and seen == 0 else 0, None))
+    crowd = Crowd([url], 2, tmp_path).start()
+    try:
+        wait_for(lambda: any(r.seconds >= slow_s for r in crowd.requests()), what="the slow request to end",
+                 timeout=60)  # fmt: skip
+        wait_for(lambda: crowd.observed_until() > max(r.started for r in crowd.requests() if r.seconds >= slow_s),
+                 what="the log to be complete past it", timeout=10)  # fmt: skip
+    finally:
+        crowd.stop()
+    lines = [json.loads(line) for line in (tmp_path / "user-requests.jsonl").read_text().splitlines()]
+    marks = [(index, line["observed_until"]) for index, line in enumerate(lines) if "observed_until" in line]
+    requests = [(index, line["t"], line["t"] + line["s"]) for index, line in enumerate(lines) if "t" in line]
+    assert len(marks) > 4
+    assert requests
+    late = [(mark, start) for at, mark in marks for index, start, _ in requests if index > at and start < mark]
+    assert late == [], "a request logged after a mark that said the log was complete past its start"
+    [(slow_at, slow_start)] = [(index, start) for index, start, end in requests if end - start >= slow_s]
+    # While it waited (2 s: some 8 flushes), the marks stayed at its start (the other user's requests are short).
+    held = [mark for at, mark in marks if at < slow_at and slow_start - 0.5 <= mark <= slow_start]
+    assert len(held) >= 3, f"the marks were not held at the slow request's start while it waited: {marks}"
+    assert any(slow_start < mark for at, mark in marks if at > slow_at)  # ... and moved on once it was logged
 
 
 def test_a_refused_connection_goes_to_the_next_replica(sandbox: LocalTarget, tmp_path: Path) -> None:
