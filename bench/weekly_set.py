@@ -82,7 +82,8 @@ def main() -> int:
     codes = []
     with tempfile.TemporaryDirectory() as scratch:
         if args.against is None:
-            rows = [(target, *run(ROOT, target, args.marker, Path(scratch) / target)) for target in ("sandbox", "docker")]
+            targets = ("sandbox", "docker")
+            rows = [(target, *run(ROOT, target, args.marker, Path(scratch) / target)) for target in targets]
             print(f"weekly set (-m {args.marker}), one run after the other on this machine:")
             for target, elapsed, verdicts, code in rows:
                 print(line(target, elapsed, verdicts, code, rows[0][1], "the sandbox"))
