@@ -4,6 +4,8 @@
 PYTHON := .venv/bin/python
 ALLURE := .tools/node/node_modules/.bin/allure
 PYTEST_FLAGS ?=
+# Runs one stage of `make test`, saying how long it took (reports/stages.log keeps a line per stage).
+STAGE := bash scripts/stage.sh
 TARGET ?= sandbox
 SETUP_FLAGS := $(if $(filter docker,$(TARGET)),--docker,)$(if $(filter kubernetes,$(TARGET)),--kubernetes,)
 # The local image set, loaded into the local cluster's containerd by `make cluster-up`.
@@ -35,12 +37,14 @@ report:
 ## The framework's own tests (unit and on real servers), the drills on the sandbox, on Docker and on a local
 ## Kubernetes cluster (started for them and torn down after), the linters.
 test:
-	bash scripts/setup.sh --report --docker --kubernetes
-	$(MAKE) --no-print-directory lint
-	$(PYTHON) -m pytest -m "not kubernetes" $(PYTEST_FLAGS)
-	$(PYTHON) -m chaos.cli run -m drill --target=docker
-	$(PYTHON) bench/outage_truth.py --check --outages 2 --quiet 10
-	bash scripts/k8s/cluster.sh run $(CLUSTER_IMAGES) -- $(MAKE) --no-print-directory test-kubernetes
+	@rm -f reports/stages.log
+	$(STAGE) setup bash scripts/setup.sh --report --docker --kubernetes
+	$(STAGE) lint $(MAKE) --no-print-directory lint
+	$(STAGE) pytest $(PYTHON) -m pytest -m "not kubernetes" --durations=30 $(PYTEST_FLAGS)
+	$(STAGE) docker-drills $(PYTHON) -m chaos.cli run -m drill --target=docker
+	$(STAGE) outage-truth $(PYTHON) bench/outage_truth.py --check --outages 2 --quiet 10
+	$(STAGE) kubernetes bash scripts/k8s/cluster.sh run $(CLUSTER_IMAGES) -- $(MAKE) --no-print-directory test-kubernetes
+	@cat reports/stages.log
 
 ## On a running local cluster: the Kubernetes target's tests and every drill on it.
 test-kubernetes:
