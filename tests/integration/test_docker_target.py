@@ -17,11 +17,12 @@ import pytest
 from chaos.faults import BadRelease, Disconnect, DiskCorruption, Kill, Ledger, MongoCorruption, Partition, Pause
 from chaos.faults.process import SystemFailure, answers
 from chaos.guardian import KILL_TIMEOUT_S, log_path
+from chaos.servers.procfs import pid_alive
 from chaos.targets.base import is_running
 from chaos.targets.docker import LABEL_RUN, DockerTarget, docker_client
 from chaos.targets.images import IMAGE_SETS, PREFIX, _build, _untag_stale
 from chaos.wait import wait_for
-from tests.runners import kill_with_guardian
+from tests.runners import guardian_of, kill_with_guardian
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -171,6 +172,7 @@ def test_the_guardian_removes_what_a_runner_killed_with_sigkill_left() -> None:
         try:
             assert runner.stdout is not None
             run_id = runner.stdout.readline().strip()
+            guardian = guardian_of(runner.pid)
         finally:
             runner.send_signal(signal.SIGKILL)  # no teardown runs; its guardian wakes
     label = {"label": f"{LABEL_RUN}={run_id}"}
@@ -185,6 +187,8 @@ def test_the_guardian_removes_what_a_runner_killed_with_sigkill_left() -> None:
         wait_for(removed, what=f"the guardian to remove run {run_id}", timeout=KILL_TIMEOUT_S + 60)
     finally:
         client.close()
+    assert guardian is not None
+    wait_for(lambda: not pid_alive(guardian), what="the guardian to finish its log", timeout=KILL_TIMEOUT_S)
     assert f"container chaos-{run_id}-mongodb" in log_path(runner.pid).read_text()
 
 

@@ -19,7 +19,7 @@ from chaos.guardian import KILL_TIMEOUT_S, log_path
 from chaos.servers import launch
 from chaos.servers.process import pid_alive
 from chaos.wait import wait_for
-from tests.runners import kill_with_guardian
+from tests.runners import guardian_of, kill_with_guardian
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,6 +94,7 @@ def test_the_guardian_reverts_a_partition_whose_runner_was_killed(daemon_sandbox
              what="the partition reverted by the guardian", timeout=KILL_TIMEOUT_S)  # fmt: skip
     wait_for(lambda: httpx.get(f"{app}/health", timeout=5).status_code == 200, what="the link back", timeout=20)
     wait_for(lambda: list(ledger.glob("*")) == [], what="the ledger entry removed", timeout=KILL_TIMEOUT_S)
+    wait_for(lambda: guardian_of(finished.args) is None, what="the guardian to finish its log", timeout=KILL_TIMEOUT_S)
     assert "reverted partition of link 'mongodb'" in log_path(finished.args).read_text()
 
 
