@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +80,7 @@ def _reached(phase: str) -> None:
     _armed.clear()
     link = guardian._link
     _log({"interrupted_at": phase, "signal": sig, "holding_output": _holding_output(),
-          "guardian": link.pid if link is not None else None})  # fmt: skip
+          "guardian": link.pid if link is not None else None, "at": time.time()})  # fmt: skip
     os.kill(os.getpid(), getattr(signal, sig))
 
 
