@@ -12,16 +12,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+import httpx
+import pymongo
+import pymongo.errors
 import pytest
+import redis
 
 from chaos.targets.local import LocalTarget
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 # (request path, how many requests for that path came before) -> (seconds to wait, status to answer instead)
 Policy = Callable[[str, int], tuple[float, int | None]]
@@ -34,14 +38,76 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[LocalTarget]:
-    target = LocalTarget(tmp_path / "runs", replicas=3)
-    target.start()
+@dataclass
+class _Shared:
+    """The sandbox a module's tests share, and how it looked when it was handed out."""
+
+    target: LocalTarget | None = None
+    state: object = None
+
+
+def _state(target: LocalTarget) -> object:
+    """What a test may change and a fresh sandbox would not have: the processes (a kill, a restart), the
+    release, the persistence mode, the links (disabled, with toxics)."""
+    proxies = httpx.get(f"{target.endpoints.toxiproxy_api}/proxies", timeout=5).json()
+    links = sorted((name, proxy["enabled"], len(proxy["toxics"])) for name, proxy in proxies.items())
+    return (target.status(), dict(target.release), target.redis_persistence, links)
+
+
+def _serving(target: LocalTarget) -> bool:
     try:
-        yield target
+        return all(httpx.get(f"{url}/health", timeout=2).status_code == 200 for url in target.endpoints.apps)
+    except httpx.HTTPError:
+        return False
+
+
+def _empty(target: LocalTarget) -> None:
+    """Every database and key the test wrote dropped: the stores as a fresh sandbox has them."""
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(target.endpoints.mongodb_uri,
+                                                                      serverSelectionTimeoutMS=5000)  # fmt: skip
+    try:
+        for name in set(client.list_database_names()) - {"admin", "config", "local"}:
+            client.drop_database(name)
     finally:
-        target.close()
+        client.close()
+    store = redis.Redis.from_url(target.endpoints.redis_url, socket_timeout=5)
+    try:
+        store.flushall()
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def _shared_sandbox() -> Iterator[_Shared]:
+    shared = _Shared()
+    yield shared
+    if shared.target is not None:
+        shared.target.close()
+
+
+@pytest.fixture
+def sandbox(_shared_sandbox: _Shared, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTarget]:
+    """A running sandbox (3 replicas) with empty stores, as a fresh one would be.
+
+    The tests of a module share it while each leaves it as it found it (the same processes, none
+    restarted, the same release, persistence and links): starting one is most of a short test's time. A
+    test that changed it, or left it not serving, has it closed afterwards, and the next gets a new one.
+    """
+    shared = _shared_sandbox
+    if shared.target is None:
+        target = LocalTarget(tmp_path_factory.mktemp("sandbox") / "runs", replicas=3)
+        target.start()
+        shared.target, shared.state = target, _state(target)
+    yield shared.target
+    try:
+        pristine = _serving(shared.target) and _state(shared.target) == shared.state
+        if pristine:
+            _empty(shared.target)
+    except (httpx.HTTPError, pymongo.errors.PyMongoError, redis.RedisError, OSError):
+        pristine = False
+    if not pristine:
+        shared.target.close()
+        shared.target = None
 
 
 @pytest.fixture
