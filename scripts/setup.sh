@@ -34,6 +34,21 @@ for arg in "$@"; do
 done
 mkdir -p "$BIN"
 
+# The Go builds (FerretDB, actionlint, Toxiproxy) are kept outside the checkout too, one binary per
+# version: a fresh clone copies them instead of building again.
+CACHE="${CHAOS_CACHE:-/var/cache/chaos-drill}/tools"
+if ! mkdir -p "$CACHE" 2>/dev/null || [[ ! -w "$CACHE" ]]; then
+    CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/chaos-drill/tools"
+    mkdir -p "$CACHE"
+fi
+from_cache() {  # from_cache NAME VERSION: the cached build of NAME at VERSION copied into $BIN; false if none
+    [[ -x "$CACHE/$1-$2" ]] || return 1
+    cp "$CACHE/$1-$2" "$BIN/.$1.partial" && mv "$BIN/.$1.partial" "$BIN/$1"
+}
+to_cache() {  # to_cache NAME VERSION: keep $BIN/NAME as the build of NAME at VERSION
+    cp "$BIN/$1" "$CACHE/.$1-$2.partial" && mv "$CACHE/.$1-$2.partial" "$CACHE/$1-$2"
+}
+
 # --- Python virtualenv -------------------------------------------------------
 # Exactly the versions of requirements.lock, checked against its hashes (scripts/lock.sh writes it);
 # the project itself without build isolation, so nothing unlocked is fetched to build it. A changed
@@ -89,6 +104,8 @@ if command -v mongod >/dev/null; then
     say "mongodb: using mongod at $(command -v mongod)"
 elif [[ -x "$BIN/ferretdb" && "$("$BIN/ferretdb" --version 2>&1)" == *"$FERRETDB_VERSION"* ]]; then
     say "mongodb: FerretDB $FERRETDB_VERSION at $BIN/ferretdb"
+elif from_cache ferretdb "$FERRETDB_VERSION" && [[ "$("$BIN/ferretdb" --version 2>&1)" == *"$FERRETDB_VERSION"* ]]; then
+    say "mongodb: FerretDB $FERRETDB_VERSION copied from $CACHE"
 else
     need_go ferretdb
     say "mongodb: building FerretDB $FERRETDB_VERSION (SQLite backend) into $BIN"
@@ -108,22 +125,30 @@ else
     (cd "$build" && GOFLAGS=-mod=mod go build -trimpath -buildvcs=false -o "$BIN/ferretdb" ./cmd/ferretdb) \
         || die "ferretdb: build failed (see the go output above)"
     [[ "$("$BIN/ferretdb" --version 2>&1)" == *"$FERRETDB_VERSION"* ]] || die "ferretdb: built binary does not report $FERRETDB_VERSION"
+    to_cache ferretdb "$FERRETDB_VERSION"
 fi
 
 # --- actionlint (make lint checks the weekly workflow with it) ----------------
 if [[ -x "$BIN/actionlint" && "$(cat "$BIN/.actionlint-version" 2>/dev/null)" == "$ACTIONLINT_VERSION" ]]; then
     say "actionlint: $ACTIONLINT_VERSION at $BIN/actionlint"
+elif from_cache actionlint "$ACTIONLINT_VERSION"; then
+    echo "$ACTIONLINT_VERSION" > "$BIN/.actionlint-version"
+    say "actionlint: $ACTIONLINT_VERSION copied from $CACHE"
 else
     need_go actionlint
     say "actionlint: building $ACTIONLINT_VERSION into $BIN"
     GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" \
         || die "actionlint: go install github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION failed"
     echo "$ACTIONLINT_VERSION" > "$BIN/.actionlint-version"
+    to_cache actionlint "$ACTIONLINT_VERSION"
 fi
 
 # --- Toxiproxy server --------------------------------------------------------
 if [[ -x "$BIN/toxiproxy-server" && "$(cat "$BIN/.toxiproxy-version" 2>/dev/null)" == "$TOXIPROXY_VERSION" ]]; then
     say "toxiproxy: $TOXIPROXY_VERSION at $BIN/toxiproxy-server"
+elif from_cache toxiproxy-server "$TOXIPROXY_VERSION"; then
+    echo "$TOXIPROXY_VERSION" > "$BIN/.toxiproxy-version"
+    say "toxiproxy: $TOXIPROXY_VERSION copied from $CACHE"
 else
     need_go toxiproxy-server
     say "toxiproxy: building $TOXIPROXY_VERSION into $BIN"
@@ -132,6 +157,7 @@ else
         || die "toxiproxy: go install github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION failed"
     mv "$gobin/server" "$BIN/toxiproxy-server" && rmdir "$gobin"
     echo "$TOXIPROXY_VERSION" > "$BIN/.toxiproxy-version"
+    to_cache toxiproxy-server "$TOXIPROXY_VERSION"
 fi
 
 # --- Allure 3 report renderer (only for the drill report) --------------------
