@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from chaos.faults.process import SystemFailure, answers
 from chaos.guardian import KILL_TIMEOUT_S, log_path
 from chaos.servers.procfs import pid_alive
 from chaos.targets.base import is_running
-from chaos.targets.docker import LABEL_RUN, DockerTarget, docker_client
+from chaos.targets.docker import CONFIG_PREFIX, LABEL_RUN, DockerTarget, docker_client
 from chaos.targets.images import IMAGE_SETS, PREFIX, _build, _untag_stale
 from chaos.wait import wait_for
 from tests.runners import guardian_of, kill_with_guardian
@@ -190,6 +191,7 @@ def test_the_guardian_removes_what_a_runner_killed_with_sigkill_left() -> None:
     assert guardian is not None
     wait_for(lambda: not pid_alive(guardian), what="the guardian to finish its log", timeout=KILL_TIMEOUT_S)
     assert f"container chaos-{run_id}-mongodb" in log_path(runner.pid).read_text()
+    assert not (Path(tempfile.gettempdir()) / f"{CONFIG_PREFIX}{run_id}").exists()  # Prometheus's settings too
 
 
 def test_what_a_runner_lost_with_its_guardian_left_is_removed_by_cleanup(tmp_path: Path) -> None:
@@ -211,6 +213,7 @@ def test_what_a_runner_lost_with_its_guardian_left_is_removed_by_cleanup(tmp_pat
         assert client.containers.list(all=True, filters=label) == []
         assert client.networks.list(filters=label) == []
         assert client.volumes.list(filters=label) == []
+        assert not (Path(tempfile.gettempdir()) / f"{CONFIG_PREFIX}{run_id}").exists()
     finally:
         client.close()
 
