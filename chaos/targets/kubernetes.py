@@ -294,12 +294,19 @@ class KubernetesTarget:
         for relay in self._relays:
             relay.close()
         self._relays.clear()
+        with self._lock:
+            pods = {pod.uid for pod in self._pods.values()}
         if self._core is not None:
             with contextlib.suppress(Exception):
                 self._core.delete_namespace(self.namespace, grace_period_seconds=0, propagation_policy="Background")
             with contextlib.suppress(Exception):
-                self._await_namespace_gone()
+                self._delete_pods_now()
         if self.node_local:
+            # The namespace controller removes the rest on its own (seconds of it, which the run need not wait
+            # for); the data on the node goes once nothing of its pods runs here any more.
+            with contextlib.suppress(WaitTimeoutError):
+                wait_for(lambda: not _running_on_this_node(pods), what=f"the pods of {self.namespace} to stop",
+                         timeout=30, interval=0.2)  # fmt: skip
             shutil.rmtree(HOST_PATH_ROOT / self.namespace, ignore_errors=True)
             with contextlib.suppress(OSError):
                 HOST_PATH_ROOT.rmdir()  # the kubelet made it for the first hostPath volume; gone when empty
@@ -309,6 +316,7 @@ class KubernetesTarget:
             self._api = None
 
     def _await_namespace_gone(self) -> None:
+        """The namespace removed, pods first: a namespace of the same name can then be made again."""
         from kubernetes.client.exceptions import ApiException
 
         def gone() -> bool:
@@ -318,11 +326,16 @@ class KubernetesTarget:
                 return bool(exc.status == 404)
             return False
 
-        # Pods go at once (grace 0); the namespace controller then removes the rest.
+        self._delete_pods_now()
+        wait_for(gone, what=f"namespace {self.namespace} to be removed", timeout=120)
+
+    def _delete_pods_now(self) -> None:
+        """Every pod of the namespace deleted with no grace, not left to the namespace controller's turn."""
+        from kubernetes.client.exceptions import ApiException
+
         for pod in self._core.list_namespaced_pod(self.namespace).items:
             with contextlib.suppress(ApiException):
                 self._core.delete_namespaced_pod(pod.metadata.name, self.namespace, grace_period_seconds=0)
-        wait_for(gone, what=f"namespace {self.namespace} to be removed", timeout=120)
 
     # -- the watch: pods, slots, platform events ------------------------------
     def _start_watch(self) -> None:
@@ -779,6 +792,19 @@ class KubernetesTarget:
                 f"{e.last_timestamp or e.event_time} {e.type} {e.reason} {e.involved_object.kind}/"
                 f"{e.involved_object.name}: {e.message}" for e in events[-200:])  # fmt: skip
         return tails
+
+
+def _running_on_this_node(pods: set[str]) -> bool:
+    """Whether any process here runs in a container of one of ``pods`` (their uids: the kubelet's cgroups
+    are named after them)."""
+    marks = [f"/pod{uid}/" for uid in pods]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                cgroups = (entry / "cgroup").read_text()
+                if any(mark in cgroups for mark in marks):
+                    return True
+    return False
 
 
 def _cluster_api(kubeconfig: Path | None, context: str | None) -> Any:
