@@ -6,16 +6,21 @@ runner lost together with its guardian left (tests.runners).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chaos.guardian import KILL_TIMEOUT_S, log_path
 from chaos.servers.process import pid_alive
 from chaos.targets.registry import sweep_orphans
 from chaos.wait import wait_for
 from tests.runners import guardian_of, kill_with_guardian
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,14 +43,21 @@ def _children(base: Path) -> list[tuple[int, int | None]]:
     return found
 
 
-def test_the_guardian_stops_what_a_runner_killed_with_sigkill_left(tmp_path: Path) -> None:
-    base = tmp_path / "runs"
+@contextlib.contextmanager
+def _runner(base: Path) -> Iterator[subprocess.Popen[str]]:
+    """RUNNER in a process of its own, once its stack is up."""
     with subprocess.Popen(
         [sys.executable, "-c", RUNNER, str(base)], cwd=ROOT, stdout=subprocess.PIPE, text=True
     ) as runner:
+        assert runner.stdout is not None
+        assert runner.stdout.readline().strip() == "ready"
+        yield runner
+
+
+def test_the_guardian_stops_what_a_runner_killed_with_sigkill_left(tmp_path: Path) -> None:
+    base = tmp_path / "runs"
+    with _runner(base) as runner:
         try:
-            assert runner.stdout is not None
-            assert runner.stdout.readline().strip() == "ready"
             children = _children(base)
             guardian = guardian_of(runner.pid)
         finally:
@@ -63,12 +75,8 @@ def test_the_guardian_stops_what_a_runner_killed_with_sigkill_left(tmp_path: Pat
 
 def test_sweep_stops_what_a_runner_lost_with_its_guardian_left(tmp_path: Path) -> None:
     base = tmp_path / "runs"
-    with subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(base)], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    ) as runner:
+    with _runner(base) as runner:
         try:
-            assert runner.stdout is not None
-            assert runner.stdout.readline().strip() == "ready"
             children = _children(base)
         finally:
             kill_with_guardian(runner)  # no teardown runs, no guardian cleans up
@@ -82,12 +90,8 @@ def test_sweep_stops_what_a_runner_lost_with_its_guardian_left(tmp_path: Path) -
 
 def test_sweep_leaves_a_live_runs_processes_alone(tmp_path: Path) -> None:
     base = tmp_path / "runs"
-    with subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(base)], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    ) as runner:
+    with _runner(base) as runner:
         try:
-            assert runner.stdout is not None
-            assert runner.stdout.readline().strip() == "ready"
             assert sweep_orphans(base) == []
             assert all(pid_alive(pid, ticks) for pid, ticks in _children(base))
         finally:
