@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,18 +34,20 @@ BUDGETS = """profiles:
 
 def _mutated(tmp_path: Path, mutant: str, *select: str) -> dict[str, dict[str, object]]:
     """Run the selected drills under ``mutant``; their report entries by pytest node id."""
-    budgets = tmp_path / "budgets.yaml"
+    home = tmp_path / mutant  # each its own sandboxes, ledger and report: they run side by side
+    budgets = home / "budgets.yaml"
+    home.mkdir()
     budgets.write_text(BUDGETS)
-    report_dir = tmp_path / mutant
+    report_dir = home / "report"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.drill_cases.mutants", "-p", "no:cacheprovider", *select,
-         f"--budgets={budgets}", "--budget-profile=mutants", f"--workdir={tmp_path / 'runs'}",
-         f"--ledger-dir={tmp_path / 'ledger'}", f"--drill-report-dir={report_dir}", "-q"],
+         f"--budgets={budgets}", "--budget-profile=mutants", f"--workdir={home / 'runs'}",
+         f"--ledger-dir={home / 'ledger'}", f"--drill-report-dir={report_dir}", "-q"],
         cwd=ROOT, capture_output=True, text=True, timeout=1500, env={**os.environ, "CHAOS_MUTANT": mutant},
     )  # fmt: skip
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     scenarios = json.loads((report_dir / "drill-report.json").read_text())["scenarios"]
-    assert not list((tmp_path / "runs").iterdir()), "a mutated drill left its sandbox behind"
+    assert not list((home / "runs").iterdir()), "a mutated drill left its sandbox behind"
     return {scenario["nodeid"]: scenario for scenario in scenarios}
 
 
@@ -57,12 +60,16 @@ RECOVERIES = "killed_and_restored or scheduled or rebuilt or (persistence and ao
 @pytest.fixture(scope="module")
 def mutated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, object]]]:
     base = tmp_path_factory.mktemp("mutants")
-    return {
-        "fault-disabled": _mutated(base, "fault-disabled", "-m", "drill", "-k", FAULT_KINDS),
-        "defect-removed": _mutated(base, "defect-removed", "-m", "drill", "-k", "bad_release"),
-        "recovery-skipped": _mutated(base, "recovery-skipped", "-m", "drill", "-k", RECOVERIES),
-        "backup-corrupted": _mutated(base, "backup-corrupted", "-m", "backup_testing"),
-    }  # fmt: skip
+    runs = {
+        "fault-disabled": ("-m", "drill", "-k", FAULT_KINDS),
+        "recovery-skipped": ("-m", "drill", "-k", RECOVERIES),
+        "defect-removed": ("-m", "drill", "-k", "bad_release"),
+        "backup-corrupted": ("-m", "backup_testing"),
+    }  # longest first
+    # Two at a time: a mutated drill spends most of its time waiting out a budget, not on the cores.
+    with ThreadPoolExecutor(2, thread_name_prefix="mutant") as pool:
+        futures = {mutant: pool.submit(_mutated, base, mutant, *select) for mutant, select in runs.items()}
+        return {mutant: future.result() for mutant, future in futures.items()}
 
 
 def test_a_fault_that_does_nothing_leaves_every_drill_unknown(mutated: dict[str, dict[str, dict[str, object]]]) -> None:
