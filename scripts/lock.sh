@@ -8,7 +8,6 @@
 # Upgrading is a commit of the new lock, proven by its CI run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-UV_VERSION="0.13.9"
 upgrade=()
 for arg in "$@"; do
     case "$arg" in
@@ -19,7 +18,7 @@ done
 tools="$(mktemp -d)"
 trap 'rm -rf "$tools"' EXIT
 python3 -m venv "$tools/venv"
-"$tools/venv/bin/pip" install --quiet "uv==$UV_VERSION"
+"$tools/venv/bin/pip" install --quiet --require-hashes -r "$ROOT/scripts/uv.requirements"
 cd "$ROOT"
 # pip and setuptools are locked too: the project is installed without build isolation, from the lock alone.
 printf 'pip\nsetuptools>=68\n' | "$tools/venv/bin/uv" pip compile pyproject.toml - --extra dev \

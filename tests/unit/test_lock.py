@@ -48,3 +48,12 @@ def test_every_pin_carries_a_hash() -> None:
     pinned = [block for block in blocks if PIN.match(block.splitlines()[0])]
     assert [block.split()[0] for block in pinned if "--hash=sha256:" not in block] == []
     assert len(pinned) > 50  # the parse found the lock's pins, not nothing
+
+
+def test_the_installer_is_pinned_with_its_hashes() -> None:
+    # scripts/setup.sh installs uv from this file, and uv the lock: nothing unpinned installs the rest.
+    lines = [line for line in (ROOT / "scripts" / "uv.requirements").read_text().splitlines()
+             if line and not line.startswith("#")]  # fmt: skip
+    pins = [line for line in lines if PIN.match(line)]
+    assert [PIN.match(line)["name"] for line in pins] == ["uv"]  # type: ignore[index]
+    assert sum("--hash=sha256:" in line for line in lines) >= 10  # a wheel per platform, each with its hash
