@@ -24,7 +24,7 @@ def drill_run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> 
     )  # fmt: skip
 
 
-def test_a_breached_budget_exits_1_and_the_evidence_verifies(tmp_path: Path) -> None:
+def test_a_breached_budget_fails_the_drill_exits_1_and_the_evidence_verifies(tmp_path: Path) -> None:
     budgets = tmp_path / "budgets.yaml"
     budgets.write_text("profiles:\n  impossible:\n    description: budgets no recovery can meet\n"
                        "    rto: {database: 1ms}\n    rpo: {user_data: 1ms, calendar_events: 1ms, "
@@ -33,6 +33,16 @@ def test_a_breached_budget_exits_1_and_the_evidence_verifies(tmp_path: Path) -> 
                        "--budget-profile=impossible")  # fmt: skip
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr
     assert "drill run: exit 1: 0 passed, 1 failed" in result.stderr
+    assert "FAILED   MongoDB is killed and restored from the latest backup" in result.stdout
+    # The drill is failed by its RTO, measured against the budget and both stated, with the figures that show why.
+    [scenario] = json.loads((tmp_path / "report" / "drill-report.json").read_text())["scenarios"]
+    assert (scenario["verdict"], scenario["budget_profile"], scenario["rto"]["verdict"]) == (
+        "failed", "impossible", "failed")  # fmt: skip
+    assert "0.001s" in scenario["rto"]["reason"], scenario["rto"]["reason"]
+    assert "s after the fault" in scenario["rto"]["reason"] or "recovered in" in scenario["rto"]["reason"]
+    events = [moment["event"] for moment in scenario["timeline"]]
+    assert events.index("fault_injected") < events.index("recovery_started") < events.index("recovery_finished")
+    assert list((tmp_path / "runs").iterdir()) == []  # the failing drill's sandbox was torn down
     verify = subprocess.run([sys.executable, "-m", "chaos.cli", "evidence", "verify", str(tmp_path / "report")],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert verify.returncode == 0, verify.stdout
@@ -45,7 +55,7 @@ def test_a_breached_budget_exits_1_and_the_evidence_verifies(tmp_path: Path) -> 
         "drilled", "failed")  # fmt: skip
     # Whether the replicas were back (late) or not yet when the step judged depends on how long the restore
     # took: the figure says which, from the same measurement the drill report holds.
-    rto = json.loads((tmp_path / "report" / "drill-report.json").read_text())["scenarios"][0]["rto"]
+    rto = scenario["rto"]
     expected = ("RTO database: not back within 0.001s" if rto["measured_s"] is None
                 else f"RTO database {rto['measured_s']:.2f}s of 0.001s")  # fmt: skip
     assert rows["rto/database"]["scenarios"][0]["figure"] == expected
