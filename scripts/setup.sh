@@ -63,6 +63,8 @@ if [[ ! -f "$stamp" ]]; then
     "$PYTHON" -m venv "$VENV"
     # uv (its own version and hashes: scripts/uv.requirements), kept outside the checkout, installs the
     # same lock with the same hash checks as pip in a fraction of the time; pip does where uv cannot.
+    # Both compile the bytecode at install: where PYTHONDONTWRITEBYTECODE is set, nothing else would, and
+    # every Python process a test starts would compile every module it imports again (minutes in all).
     uv_env="$CACHE/uv-$(sha256sum "$ROOT/scripts/uv.requirements" | cut -c1-12)"
     if [[ ! -x "$uv_env/bin/uv" ]]; then
         rm -rf "$uv_env" && "$PYTHON" -m venv "$uv_env" && "$uv_env/bin/python" -m pip install --quiet \
@@ -70,7 +72,7 @@ if [[ ! -f "$stamp" ]]; then
             || { say "python: uv could not be installed; pip installs the lock"; rm -rf "$uv_env"; }
     fi
     if [[ -x "$uv_env/bin/uv" ]]; then
-        install=("$uv_env/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps)
+        install=("$uv_env/bin/uv" pip install --quiet --compile-bytecode --python "$VENV/bin/python" --no-deps)
     else
         install=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps)
     fi
