@@ -29,6 +29,7 @@ from chaos.report.environment import DEFAULT_PLAN
 from chaos.report.history import load_history
 from chaos.runner import run_drills
 from chaos.targets.base import Endpoints
+from chaos.targets.config import DEFAULT_TARGETS, load_target, target_names
 from chaos.watch import watch
 
 __all__ = ["main"]
@@ -64,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     tidy.add_argument("--workdir", type=inputs.writable_dir, action="append", default=None,
                       help=f"run directories to sweep (repeatable); default: {runs}")  # fmt: skip
     tidy.add_argument("--faults-only", action="store_true", help="revert faults, leave processes alone")
+    tidy.add_argument("--targets", type=Path, default=DEFAULT_TARGETS,
+                      help="the targets file whose engines and clusters are swept; default: %(default)s")  # fmt: skip
+    tidy.add_argument("--target", action="append", default=None, metavar="NAME",
+                      help="sweep only this target's engine or cluster (repeatable); default: every target "
+                           "with drill_allowed: true")  # fmt: skip
 
     add_recovery_commands(commands)
 
@@ -192,7 +198,11 @@ def _watch(args: argparse.Namespace) -> int:
 
 def _cleanup(args: argparse.Namespace) -> int:
     bases = [path.resolve() for path in (args.workdir or DEFAULT_RUNS)]
-    report = cleanup(Ledger(args.ledger_dir.resolve()), bases, processes=not args.faults_only)
+    targets = []
+    if not args.faults_only:  # every target read first: a bad file or name stops it before anything is touched
+        names = args.target or target_names(args.targets)
+        targets = [load_target(args.targets, name, secrets=False) for name in names]
+    report = cleanup(Ledger(args.ledger_dir.resolve()), bases, processes=not args.faults_only, targets=targets)
     print("\n".join(report.lines()))
     return 0 if report.ok else 1
 

@@ -133,8 +133,9 @@ def child_environment() -> dict[str, str]:
 def watch(kind: str, **details: str | int | bool) -> None:
     """Name something this runner made, for its guardian to remove if the runner ends without doing so.
 
-    ``process`` (pid, ticks, name), ``run-dir`` (path, keep), ``ledger`` (path), ``docker`` (run, host),
-    ``kubernetes`` (namespace, kubeconfig, context).
+    ``process`` (pid, ticks, name), ``run-dir`` (path, keep), ``ledger`` (path), ``docker`` (run, digest,
+    owners, host), ``kubernetes`` (namespace, run, owners, kubeconfig, context); ``owners`` is the directory of
+    the run's claim (chaos.ownership), which goes once what it covers has.
     """
     global _link
     item: dict[str, Any] = {"kind": kind, **details}
@@ -219,12 +220,19 @@ def _wait_gone(pid: int, ticks: int | None) -> bool:
     return True
 
 
-def _remove_docker_run(run: str, host: str) -> list[str]:
+def _remove_docker_run(item: dict[str, Any]) -> list[str]:
     from chaos.targets.docker import remove_run
 
-    if host:
-        os.environ["DOCKER_HOST"] = host
-    return remove_run(run)
+    if item.get("host"):
+        os.environ["DOCKER_HOST"] = str(item["host"])
+    return remove_run(str(item["run"]), str(item["digest"]))
+
+
+def _release(item: dict[str, Any]) -> None:
+    from chaos.ownership import Owners
+
+    if item.get("owners") and item.get("run"):
+        Owners(Path(str(item["owners"]))).release(str(item["run"]))
 
 
 def _remove_namespace(namespace: str, kubeconfig: str, context: str) -> list[str]:
@@ -254,10 +262,12 @@ def sweep(mark: str, items: list[dict[str, Any]]) -> list[str]:
                 shutil.rmtree(str(item["path"]), ignore_errors=True)
                 done.append(f"removed run directory {item['path']}")
             elif kind == "docker":
-                done += [f"removed {line}" for line in _remove_docker_run(str(item["run"]), str(item.get("host", "")))]
+                done += [f"removed {line}" for line in _remove_docker_run(item)]
+                _release(item)
             elif kind == "kubernetes":
                 done += [f"removed {line}" for line in _remove_namespace(
                     str(item["namespace"]), str(item.get("kubeconfig", "")), str(item.get("context", "")))]  # fmt: skip
+                _release(item)
         except Exception as exc:  # one failure must not keep the rest in place
             done.append(f"could not remove {kind} {item}: {type(exc).__name__}: {exc}")
     return done

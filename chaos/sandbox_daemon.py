@@ -15,7 +15,8 @@ import subprocess
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -27,9 +28,6 @@ from chaos.targets.base import Endpoints
 from chaos.targets.control import SandboxClient, serve_control
 from chaos.targets.local import LocalTarget
 from chaos.targets.registry import sweep_orphans
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 __all__ = ["connect", "sandbox_down", "sandbox_status", "sandbox_up", "serve"]
 
@@ -49,13 +47,16 @@ def _read_state(workdir: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{path}: not a readable sandbox state file ({exc}); if no sandbox runs in {workdir}, "
                           "remove it") from None  # fmt: skip
     fields = {"pid": int, "start_ticks": int, "argv": list, "control": str, "endpoints": dict, "replicas": int,
-              "token": str}  # fmt: skip
+              "token": str, "workdir": str}  # fmt: skip
     wrong = [
         name for name, kind in fields.items() if not isinstance(state, dict) or not isinstance(state.get(name), kind)
     ]
     if wrong:
         raise ConfigError(f"{path}: garbled sandbox state ({', '.join(wrong)} missing or of the wrong type); if no "
                           f"sandbox runs in {workdir}, remove it")  # fmt: skip
+    if Path(state["workdir"]) != workdir.resolve():  # a copy, or a file moved: the sandbox it names is elsewhere's
+        raise ConfigError(f"{path}: the state of the sandbox in {state['workdir']}, not of {workdir.resolve()}; "
+                          "nothing was signalled: act on that sandbox with --workdir there")  # fmt: skip
     return dict(state)
 
 
@@ -78,7 +79,8 @@ def serve(workdir: Path, replicas: int, redis_password_env: str | None = None) -
         state = {"pid": os.getpid(), "start_ticks": process_start_ticks(os.getpid()),
                  "argv": list(process_cmdline(os.getpid()) or ()), "started_at": time.time(),
                  "replicas": replicas, "control": f"http://127.0.0.1:{control.server_address[1]}",
-                 "token": token, "endpoints": target.endpoints.to_json()}  # fmt: skip
+                 "token": token, "endpoints": target.endpoints.to_json(),
+                 "workdir": str(workdir.resolve())}  # fmt: skip
         tmp = workdir / f".{STATE}.tmp"
         # Only its owner reads it: it holds the control API's token and the stores' credentials.
         tmp.touch(mode=0o600)

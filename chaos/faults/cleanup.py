@@ -1,9 +1,12 @@
 """Put things back after a crashed run: revert its faults from the ledger, then stop its processes.
 
 Faults go first: reverting a partition needs the Toxiproxy server that the
-process sweep would stop. The sweep covers the sandbox's processes, the
-Docker target's containers, networks and volumes, and the Kubernetes target's
-namespaces on the clusters the targets file names (all found by their labels).
+process sweep would stop. The sweep covers the sandbox's processes (from
+their run directories), and, for each target it is given that allows drills,
+the Docker target's containers, networks and volumes or the Kubernetes
+target's namespaces under its name prefix: each removed only when a claim
+in this ledger proves it a dead run's (chaos.ownership); what carries the
+tool's label without that proof is left alone, and said so.
 A fault that hit a target is rebuilt with that
 target, found again from its ledger entry; when the target itself ended with
 the run, there is nothing to put back, and the report says so ("settled")
@@ -16,17 +19,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chaos.faults.base import fault_from_spec
+from chaos.ownership import Owners, Sweep
 from chaos.targets.docker import sweep_orphan_runs
 from chaos.targets.kubernetes import sweep_orphan_namespaces
 from chaos.targets.reattach import Gone, reattach
 from chaos.targets.registry import sweep_orphans
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from chaos.faults.ledger import Ledger, LedgerEntry
+    from chaos.targets.config import TargetConfig
 
-__all__ = ["CleanupReport", "cleanup", "revert_faults_of"]
+__all__ = ["CleanupReport", "cleanup", "owners_of", "revert_faults_of", "sweep_targets"]
 
 
 @dataclass
@@ -35,6 +41,7 @@ class CleanupReport:
     settled: list[str] = field(default_factory=list)  # nothing to put back: the target ended with its run
     failed: list[str] = field(default_factory=list)
     killed: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)  # the tool's label without proof of a dead run of ours
 
     @property
     def ok(self) -> bool:
@@ -45,11 +52,23 @@ class CleanupReport:
         out += [f"nothing to revert for {line}" for line in self.settled]
         out += [f"could not revert {line}" for line in self.failed]
         out += [f"stopped {line}" for line in self.killed]
+        out += [f"left alone {line}" for line in self.left]
         return out or ["nothing to clean up"]
 
 
-def cleanup(ledger: Ledger, run_bases: list[Path], *, processes: bool = True) -> CleanupReport:
-    """Revert every fault whose owner is gone; then kill the processes of runs whose owner is gone."""
+def owners_of(ledger: Ledger) -> Owners:
+    """The claims of the objects runs recording faults in ``ledger`` made: in the same ledger."""
+    return Owners(ledger.directory / "owners")
+
+
+def cleanup(
+    ledger: Ledger, run_bases: list[Path], *, processes: bool = True, targets: Sequence[TargetConfig] = ()
+) -> CleanupReport:
+    """Revert every fault whose owner is gone; then stop what runs whose owner is gone left on ``targets``.
+
+    The sandbox's processes are found from the run directories of ``run_bases``; containers and namespaces
+    only on the engines and clusters of ``targets`` that allow drills.
+    """
     report = CleanupReport()
     report.failed += [f"ledger entry {line}; left in place: what that fault changed may still be changed"
                       for line in ledger.unreadable()]  # fmt: skip
@@ -57,9 +76,30 @@ def cleanup(ledger: Ledger, run_bases: list[Path], *, processes: bool = True) ->
     if processes:
         for base in run_bases:
             report.killed += sweep_orphans(base)
-        report.killed += sweep_orphan_runs()
-        report.killed += _sweep_clusters()
+        for sweep in sweep_targets(targets, owners_of(ledger)):
+            report.killed += sweep.removed
+            report.left += sweep.left
     return report
+
+
+def sweep_targets(targets: Sequence[TargetConfig], owners: Owners) -> list[Sweep]:
+    """Sweep each engine and cluster of ``targets`` once, those that allow drills only."""
+    done: list[Sweep] = []
+    seen: set[tuple[object, ...]] = set()
+    for target in targets:
+        if not target.drill_allowed:
+            continue
+        if target.kind == "docker" and ("docker",) not in seen:
+            seen.add(("docker",))
+            done.append(sweep_orphan_runs(owners))
+        elif target.kind == "kubernetes" and target.kubernetes is not None:
+            settings = target.kubernetes
+            key = ("kubernetes", settings.kubeconfig, settings.context, settings.namespace)
+            if key not in seen:
+                seen.add(key)
+                done.append(sweep_orphan_namespaces(settings.kubeconfig, settings.context, owners,
+                                                    within=f"{settings.namespace}-"))  # fmt: skip
+    return done
 
 
 def revert_faults_of(ledger: Ledger, owner: tuple[int, int | None]) -> CleanupReport:
@@ -92,25 +132,3 @@ def _revert(ledger: Ledger, entries: list[LedgerEntry], report: CleanupReport) -
                 target.close()
         ledger.remove(entry.id)
         report.reverted.append(f"{fault.describe()} (left by pid {entry.owner_pid})")
-
-
-def _sweep_clusters() -> list[str]:
-    """The namespaces of dead runs on every cluster a kubernetes target of the targets file names."""
-    from chaos.errors import ConfigError
-    from chaos.targets.config import DEFAULT_TARGETS, load_target
-    from chaos.yamlfile import load_file
-
-    try:
-        entries = load_file(DEFAULT_TARGETS, "targets file").get("targets", {})
-    except (ConfigError, AttributeError):
-        return []
-    removed: list[str] = []
-    for name, entry in entries.items():
-        if isinstance(entry, dict) and entry.get("kind") == "kubernetes":
-            try:
-                settings = load_target(DEFAULT_TARGETS, name).kubernetes
-            except ConfigError:
-                continue
-            if settings is not None:
-                removed += sweep_orphan_namespaces(settings.kubeconfig, settings.context)
-    return removed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -23,6 +24,13 @@ from chaos.servers.process import pid_alive, process_start_ticks
 __all__ = ["DEFAULT_LEDGER", "Ledger", "LedgerEntry"]
 
 DEFAULT_LEDGER = Path(os.environ.get("CHAOS_LEDGER_DIR", ".drill/ledger"))
+FAULT_ID = re.compile(r"[a-z][a-z0-9_]*(-[a-z0-9_]+)*-[0-9a-f]{12}")  # kind-<12 hex>: a name in the ledger, no path
+
+
+def _checked(fault_id: str) -> str:
+    if not FAULT_ID.fullmatch(fault_id):
+        raise ValueError(f"{fault_id!r} is not a fault id (kind-<12 hex digits>)")
+    return fault_id
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ class Ledger:
     def record(self, fault_id: str, kind: str, spec: dict[str, Any]) -> LedgerEntry:
         guardian.watch("ledger", path=str(self.directory.resolve()))  # it reverts what a runner that died left
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"{fault_id}.json"
+        path = self.directory / f"{_checked(fault_id)}.json"
         pid = os.getpid()
         data = {"id": fault_id, "kind": kind, "spec": spec, "owner_pid": pid,
                 "owner_ticks": process_start_ticks(pid), "created": time.time()}  # fmt: skip
@@ -60,11 +68,12 @@ class Ledger:
         return self._entry(data, path)
 
     def snapshot_dir(self, fault_id: str) -> Path:
-        directory = self.directory / f"{fault_id}.snapshot"
+        directory = self.directory / f"{_checked(fault_id)}.snapshot"
         directory.mkdir(parents=True, exist_ok=True)
         return directory
 
     def remove(self, fault_id: str) -> None:
+        _checked(fault_id)  # an id read from an entry names a file: never one outside the ledger
         with contextlib.suppress(FileNotFoundError):
             (self.directory / f"{fault_id}.json").unlink()
         shutil.rmtree(self.directory / f"{fault_id}.snapshot", ignore_errors=True)
@@ -76,6 +85,8 @@ class Ledger:
             raise ValueError("not a ledger entry: id, kind, spec, owner_pid or created missing or of the wrong type")
         if data.get("owner_ticks") is not None and not isinstance(data["owner_ticks"], int):
             raise ValueError("not a ledger entry: owner_ticks is not a number")
+        if not FAULT_ID.fullmatch(data["id"]) or data["id"] != path.stem:
+            raise ValueError(f"not a ledger entry: its id {data['id']!r} is not a fault id or not its file's name")
         return LedgerEntry(data["id"], data["kind"], data["spec"], data["owner_pid"], data.get("owner_ticks"),
                            data["created"], path)  # fmt: skip
 

@@ -16,6 +16,7 @@ from chaos.notify import NotificationSettings, parse_notifications
 from chaos.yamlfile import load_file
 
 if TYPE_CHECKING:
+    from chaos.ownership import Owners
     from chaos.targets.base import Target
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "build_target",
     "capabilities_of",
     "load_target",
+    "target_names",
 ]
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent.parent / "config" / "targets.yaml"
@@ -93,8 +95,20 @@ def _field(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
-def load_target(path: Path, name: str) -> TargetConfig:
-    """Load and validate one target; errors name the file and the key."""
+def target_names(path: Path) -> list[str]:
+    """The names of the targets ``path`` holds; ConfigError if it is not a targets file."""
+    data = load_file(path, "targets file")
+    targets = data.get("targets") if isinstance(data, dict) else None
+    if not isinstance(targets, dict):
+        raise ConfigError(f"{path}: expected a 'targets' mapping")
+    return sorted(map(str, targets))
+
+
+def load_target(path: Path, name: str, *, secrets: bool = True) -> TargetConfig:
+    """Load and validate one target; errors name the file and the key.
+
+    Without ``secrets`` the Redis password is not read (nor required): what a sweep needs to know of a target.
+    """
     data = load_file(path, "targets file")
     targets = data.get("targets") if isinstance(data, dict) else None
     if not isinstance(targets, dict):
@@ -127,8 +141,8 @@ def load_target(path: Path, name: str) -> TargetConfig:
     password = None
     if "redis_password_env" in entry:
         variable = _field(entry, "redis_password_env", str, where)
-        password = os.environ.get(variable)
-        if not password:
+        password = os.environ.get(variable) if secrets else None
+        if secrets and not password:
             raise ConfigError(f"{where}.redis_password_env: the environment variable {variable} is not set "
                               "(the password is read from it, never from this file)")  # fmt: skip
     probe_timeout = DEFAULT_TIMEOUT_S
@@ -176,8 +190,8 @@ def _kubernetes(entry: dict[str, Any], kind: str, where: str) -> KubernetesSetti
     return KubernetesSettings(context, namespace, kubeconfig, node_local)
 
 
-def build_target(config: TargetConfig, *, workdir: Path, keep: bool = False) -> Target:
-    """The target ``config`` describes, not started yet."""
+def build_target(config: TargetConfig, *, workdir: Path, keep: bool = False, owners: Owners | None = None) -> Target:
+    """The target ``config`` describes, not started yet; ``owners`` holds the claims of the objects it makes."""
     if config.kind == "kubernetes":
         from chaos.targets.kubernetes import KubernetesTarget
 
@@ -185,11 +199,13 @@ def build_target(config: TargetConfig, *, workdir: Path, keep: bool = False) -> 
         settings = config.kubernetes
         return KubernetesTarget(context=settings.context, namespace=settings.namespace,
                                 kubeconfig=settings.kubeconfig, replicas=config.replicas,
-                                node_local=settings.node_local, redis_password=config.redis_password)  # fmt: skip
+                                node_local=settings.node_local, redis_password=config.redis_password,
+                                owners=owners)  # fmt: skip
     if config.kind == "docker":
         from chaos.targets.docker import DockerTarget
 
-        return DockerTarget(replicas=config.replicas, images=config.images, redis_password=config.redis_password)
+        return DockerTarget(replicas=config.replicas, images=config.images, redis_password=config.redis_password,
+                            owners=owners)  # fmt: skip
     from chaos.targets.local import LocalTarget
 
     return LocalTarget(workdir, replicas=config.replicas, keep=keep, redis_password=config.redis_password)

@@ -4,10 +4,13 @@
        ▲     └─► toxiproxy "redis"   ──► redis (on a named volume)
        └── prometheus scrapes every replica by its network alias
 
-Every container, network and volume carries the labels of ``LABELS`` — the tool,
-the run, and the runner's pid and start time — so `drill cleanup` finds and
-removes what a runner that died left, whether or not Ryuk runs. Host ports are
-chosen once and bound, so they stay the same when a container restarts.
+Every container, network and volume is named ``chaos-<run id>-...`` and carries
+the labels of the tool, the run, and a digest of the run's token, whose claim the
+local ledger holds from before the first object is made (chaos.ownership): a
+sweep removes only what a claim of this machine proves to be a dead run's,
+whether or not Ryuk runs. Host ports are chosen once and bound on loopback only,
+so they stay the same when a container restarts and nothing listens beyond this
+machine.
 
 Supervision is Docker's: app replicas run with the restart policy ``always``, so
 one whose process dies comes back on its own (the platform events say when);
@@ -39,8 +42,9 @@ from testcontainers.core.network import Network
 
 from chaos import guardian
 from chaos.errors import ComponentError, StartupError, WaitTimeoutError
+from chaos.ownership import LABEL_TOKEN, RUN_ID, Owners, Sweep
 from chaos.servers import launch, prometheus
-from chaos.servers.process import pid_alive, process_start_ticks
+from chaos.servers.process import pid_alive
 from chaos.servers.toxiproxy import ToxiproxyClient
 from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, Releases, ReplicaStatus
 from chaos.targets.images import IMAGE_SETS, release_image, require_images
@@ -54,18 +58,16 @@ if TYPE_CHECKING:
     from chaos.targets.images import Component, ImageSet
 
 __all__ = [
-    "LABEL_OWNER",
     "LABEL_RUN",
     "LABEL_TOOL",
     "DockerTarget",
     "docker_client",
-    "owner_gone",
     "remove_run",
     "sweep_orphan_runs",
 ]
 
 HOST = "127.0.0.1"
-LABEL_TOOL, LABEL_RUN, LABEL_OWNER = "app.kubernetes.io/managed-by", "chaos-drill/run", "chaos-drill/owner"
+LABEL_TOOL, LABEL_RUN = "app.kubernetes.io/managed-by", "chaos-drill/run"
 TOOL = "chaos-drill"
 CONFIG_PREFIX = "chaos-docker-"  # + the run's id: the run's own files on this machine (Prometheus's settings)
 STORES = ("mongodb", "redis", "toxiproxy", "prometheus")
@@ -123,14 +125,15 @@ class DockerTarget:
         max_replicas: int = 16,
         ready_timeout: float = 60.0,
         redis_password: str | None = None,
+        owners: Owners | None = None,
     ) -> None:
         self.images: ImageSet = IMAGE_SETS[images]
         self.initial_replicas, self.database, self.max_replicas = replicas, database, max_replicas
         self.ready_timeout = ready_timeout
         self.run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         self.description = f"Docker containers ({images} images, run {self.run_id})"
-        owner = os.getpid()
-        self.labels = {LABEL_TOOL: TOOL, LABEL_RUN: self.run_id, LABEL_OWNER: f"{owner}:{process_start_ticks(owner)}"}
+        self._owners = owners or Owners()
+        self.labels = {LABEL_TOOL: TOOL, LABEL_RUN: self.run_id}  # and the token's digest, once claimed
         self._redis_password = redis_password
         self._ports = {name: launch.free_port() for name in (*STORES, "mongodb-proxy", "redis-proxy")}
         self._app_ports: list[int] = []
@@ -185,12 +188,17 @@ class DockerTarget:
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> None:
-        guardian.watch("docker", run=self.run_id, host=os.environ.get("DOCKER_HOST", ""))
-        self._config_dir.mkdir(mode=0o700)  # Prometheus's settings; the sweeps remove it with the run
         self._client = docker_client()
         require_images(self._client, self.images)
+        claim = self._owners.claim(self.run_id, self.kind, self._name(""))  # before the first object
+        self.labels[LABEL_TOKEN] = claim.digest
+        guardian.watch("docker", run=self.run_id, digest=claim.digest, owners=str(self._owners.directory.resolve()),
+                       host=os.environ.get("DOCKER_HOST", ""))  # fmt: skip
+        self._config_dir.mkdir(mode=0o700)  # Prometheus's settings; the sweeps remove it with the run
         try:
-            self._network = Network(docker_network_kw={"labels": self.labels}).create()
+            network = Network(docker_network_kw={"labels": self.labels})
+            network.name = self._name("network")
+            self._network = network.create()
             self._watch_events()
             # Each container start is half a second of the engine's; the stores need nothing of each other to
             # start (Toxiproxy reaches its upstreams on use): started together, then the replicas together.
@@ -217,9 +225,14 @@ class DockerTarget:
                 self._network.remove()
             self._network = None
         if self._client is not None:
-            for volume in self._client.volumes.list(filters={"label": f"{LABEL_RUN}={self.run_id}"}):
+            mine: dict[str, str | list[str] | bool] = {"label": f"{LABEL_RUN}={self.run_id}"}
+            for volume in self._client.volumes.list(filters=mine):
                 with contextlib.suppress(Exception):
                     volume.remove(force=True)
+            with contextlib.suppress(Exception):  # the claim goes only with the last object it covers
+                if not (self._client.containers.list(all=True, filters=mine) or self._client.networks.list(filters=mine)
+                        or self._client.volumes.list(filters=mine)):  # fmt: skip
+                    self._owners.release(self.run_id)
         shutil.rmtree(self._config_dir, ignore_errors=True)
 
     def _watch_events(self) -> None:
@@ -271,8 +284,8 @@ class DockerTarget:
                                     network_aliases=[name]).with_name(self._name(name))  # fmt: skip
         if component.command:
             container.with_command(list(component.command))
-        for inside, outside in ports.items():
-            container.with_bind_ports(inside, outside)
+        for inside, outside in ports.items():  # on loopback: the stores have no auth of their own to rely on
+            container.ports[f"{inside}/tcp"] = (HOST, outside)  # type: ignore[assignment]
         for key, value in {**component.environment, **(env or {})}.items():
             container.with_env(key, value)
         for source, mount in (volumes or {}).items():
@@ -511,15 +524,6 @@ class DockerTarget:
         return tails
 
 
-def owner_gone(labels: Mapping[str, Any]) -> bool:
-    """Whether the runner that labelled an object has ended (or the label cannot be read)."""
-    try:
-        pid, ticks = labels.get(LABEL_OWNER, "").split(":")
-        return not pid_alive(int(pid), None if ticks == "None" else int(ticks))
-    except ValueError:
-        return True
-
-
 def _removed(container: DockerContainer) -> None:
     with contextlib.suppress(Exception):
         container.stop()
@@ -541,46 +545,68 @@ def _engine() -> docker.DockerClient | None:
     return client
 
 
-def _remove_labelled(labels: list[str], wanted: Callable[[Mapping[str, Any]], bool]) -> list[str]:
-    """Remove the containers, networks and volumes carrying every label of ``labels`` that ``wanted`` takes."""
+def _remove_labelled(labels: list[str], wanted: Callable[[str, Mapping[str, Any]], str | None]) -> Sweep:
+    """Remove the containers, networks and volumes carrying every label of ``labels`` that ``wanted`` takes.
+
+    ``wanted(name, labels)`` is None for an object to remove, or why it stays ("" to say nothing of it).
+    """
+    done = Sweep()
     client = _engine()
     if client is None:
-        return []
-    removed: list[str] = []
+        return done
     runs: set[str] = set()  # whose files on this machine go with them
     chosen: dict[str, str | list[str] | bool] = {"label": labels}
+
+    def take(what: str, name: str, object_labels: Mapping[str, Any], remove: Callable[[], object]) -> None:
+        why = wanted(name, object_labels)
+        if why is not None:
+            if why:
+                done.left.append(f"{what} {name}: {why}")
+            return
+        runs.add(str(object_labels.get(LABEL_RUN, "")))
+        remove()
+        done.removed.append(f"{what} {name}")
+
     try:
         for container in client.containers.list(all=True, filters=chosen):
-            if wanted(container.labels):
-                runs.add(container.labels.get(LABEL_RUN, ""))
-                container.remove(force=True)
-                removed.append(f"container {container.name}")
+            take("container", str(container.name), container.labels, functools.partial(container.remove, force=True))
         for network in client.networks.list(filters=chosen):
-            if wanted(network.attrs.get("Labels") or {}):
-                network.remove()
-                removed.append(f"network {network.name}")
+            take("network", str(network.name), network.attrs.get("Labels") or {}, network.remove)
         for volume in client.volumes.list(filters=chosen):
-            if wanted(volume.attrs.get("Labels") or {}):
-                volume.remove(force=True)
-                removed.append(f"volume {volume.name}")
+            remove = functools.partial(volume.remove, force=True)
+            take("volume", str(volume.name), volume.attrs.get("Labels") or {}, remove)
     finally:
         client.close()
     for run in sorted(runs - {""}):
         config = Path(tempfile.gettempdir()) / f"{CONFIG_PREFIX}{run}"
-        if config.is_dir() and config.stat().st_uid == os.getuid():
+        if RUN_ID.fullmatch(run) and config.is_dir() and config.stat().st_uid == os.getuid():
             shutil.rmtree(config, ignore_errors=True)
-            removed.append(f"directory {config}")
-    return removed
+            done.removed.append(f"directory {config}")
+    return done
 
 
-def sweep_orphan_runs() -> list[str]:
-    """Remove the containers, networks and volumes of every run whose runner is gone; a line for each.
+def sweep_orphan_runs(owners: Owners) -> Sweep:
+    """Remove the containers, networks and volumes of every run ``owners`` proves to have ended; say what stays.
 
-    Found by label, whether or not Ryuk ran; nothing when no Docker engine answers.
+    Nothing when no Docker engine answers. A run's claim goes once nothing of it is left.
     """
-    return _remove_labelled([f"{LABEL_TOOL}={TOOL}"], owner_gone)
+    judged: dict[str, str] = {}  # run id -> the verdict on its runner, the same for each of its objects
+
+    def wanted(name: str, labels: Mapping[str, Any]) -> str | None:
+        judgement = owners.judge(labels.get(LABEL_RUN), labels.get(LABEL_TOKEN), name)
+        judged[str(labels.get(LABEL_RUN))] = judgement.verdict
+        if judgement.verdict == "remove":
+            return None
+        return "" if judgement.verdict == "live" else judgement.reason  # a live run's objects are its own
+
+    done = _remove_labelled([f"{LABEL_TOOL}={TOOL}"], wanted)
+    for run, verdict in judged.items():
+        if verdict == "remove":
+            owners.release(run)
+    return done
 
 
-def remove_run(run_id: str) -> list[str]:
-    """Remove what the run ``run_id`` left (its runner named it to its guardian); a line for each."""
-    return _remove_labelled([f"{LABEL_TOOL}={TOOL}", f"{LABEL_RUN}={run_id}"], lambda labels: True)
+def remove_run(run_id: str, digest: str) -> list[str]:
+    """Remove what the run ``run_id`` left, its token's digest on each (its runner named both to its guardian)."""
+    labels = [f"{LABEL_TOOL}={TOOL}", f"{LABEL_RUN}={run_id}", f"{LABEL_TOKEN}={digest}"]
+    return _remove_labelled(labels, lambda name, labels: None).removed

@@ -43,8 +43,9 @@ import httpx
 
 from chaos import guardian
 from chaos.errors import ComponentError, ConfigError, StartupError, WaitTimeoutError
+from chaos.ownership import LABEL_TOKEN, Owners, Sweep
 from chaos.servers import launch
-from chaos.servers.process import pid_alive, process_parent, process_start_ticks
+from chaos.servers.process import pid_alive, process_parent
 from chaos.targets.base import COMPONENTS, Endpoints, PlatformEvent, Releases, ReplicaStatus, unsupported
 from chaos.targets.relay import Relay
 from chaos.wait import wait_for
@@ -52,12 +53,12 @@ from chaos.wait import wait_for
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["CHART", "LABEL_OWNER", "LABEL_RUN", "KubernetesTarget", "remove_run_namespace", "sweep_orphan_namespaces"]
+__all__ = ["CHART", "LABEL_RUN", "KubernetesTarget", "remove_run_namespace", "sweep_orphan_namespaces"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHART = ROOT / "deploy" / "helm" / "calendar-assistant"
 RELEASE = "calendar-assistant"
-LABEL_TOOL, LABEL_RUN, LABEL_OWNER = "app.kubernetes.io/managed-by", "chaos-drill/run", "chaos-drill/owner"
+LABEL_TOOL, LABEL_RUN = "app.kubernetes.io/managed-by", "chaos-drill/run"
 TOOL = "chaos-drill"
 INSTANCE = f"app.kubernetes.io/instance={RELEASE}"
 WORKLOADS = {"app": "Deployment", "mongodb": "StatefulSet", "redis": "StatefulSet", "toxiproxy": "Deployment",
@@ -153,6 +154,7 @@ class KubernetesTarget:
         node_local: bool = False,
         node_address: str = "",
         redis_password: str | None = None,
+        owners: Owners | None = None,
     ) -> None:
         self.context, self.kubeconfig = context, kubeconfig
         self.initial_replicas, self.database, self.max_replicas = replicas, database, max_replicas
@@ -162,10 +164,8 @@ class KubernetesTarget:
         self.description = f"Kubernetes namespace {self.namespace} (context {context})"
         if not node_local:
             self.capabilities = frozenset(self.capabilities - {"pause"})
-        owner = os.getpid()
-        self.labels = {LABEL_TOOL: TOOL, LABEL_RUN: self.run_id}
-        # An annotation: a label value cannot hold the owner's "pid:start ticks".
-        self.annotations = {LABEL_OWNER: f"{owner}:{process_start_ticks(owner)}"}
+        self._owners = owners or Owners()
+        self.labels = {LABEL_TOOL: TOOL, LABEL_RUN: self.run_id}  # and the token's digest, once claimed
         self._redis_password = redis_password
         self._api: Any = None
         self._core: Any = None
@@ -258,10 +258,14 @@ class KubernetesTarget:
         from kubernetes import client
 
         self._connect()
-        guardian.watch("kubernetes", namespace=self.namespace, kubeconfig=str(self.kubeconfig), context=self.context)
+        claim = self._owners.claim(self.run_id, self.kind, self.namespace)  # before the namespace is made
+        self.labels[LABEL_TOKEN] = claim.digest
+        guardian.watch("kubernetes", namespace=self.namespace, run=self.run_id,
+                       owners=str(self._owners.directory.resolve()), kubeconfig=str(self.kubeconfig),
+                       context=self.context)  # fmt: skip
         try:
             self._core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
-                name=self.namespace, labels=self.labels, annotations=self.annotations)))  # fmt: skip
+                name=self.namespace, labels=self.labels)))  # fmt: skip
             if self._redis_password:
                 self._core.create_namespaced_secret(self.namespace, client.V1Secret(
                     metadata=client.V1ObjectMeta(name=f"{RELEASE}-redis", labels=self.labels),
@@ -299,6 +303,7 @@ class KubernetesTarget:
         if self._core is not None:
             with contextlib.suppress(Exception):
                 self._core.delete_namespace(self.namespace, grace_period_seconds=0, propagation_policy="Background")
+                self._owners.release(self.run_id)  # the namespace goes, and everything in it with it
             with contextlib.suppress(Exception):
                 self._delete_pods_now()
         if self.node_local:
@@ -480,7 +485,7 @@ class KubernetesTarget:
         created = []
         try:
             self._core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
-                name=self.namespace, labels=self.labels, annotations=self.annotations)))  # fmt: skip
+                name=self.namespace, labels=self.labels)))  # fmt: skip
             created.append(f"Namespace/{self.namespace}")
         except ApiException as exc:
             if exc.status != 409:
@@ -825,28 +830,36 @@ def _delete_run_namespace(core: Any, name: str) -> None:
     shutil.rmtree(HOST_PATH_ROOT / name, ignore_errors=True)
 
 
-def sweep_orphan_namespaces(kubeconfig: Path | None, context: str | None) -> list[str]:
-    """Delete the namespace of every run whose runner is gone (by its labels); a line for each."""
+def sweep_orphan_namespaces(kubeconfig: Path | None, context: str | None, owners: Owners, *, within: str) -> Sweep:
+    """Delete the namespace named ``within...`` of every run ``owners`` proves to have ended; say which stay, why.
+
+    Namespaces outside ``within`` are another target's business, and not looked at.
+    """
     from kubernetes import client
 
-    from chaos.targets.docker import owner_gone  # the same owner label, read the same way
-
+    done = Sweep()
     api = _cluster_api(kubeconfig, context)
     if api is None:
-        return []
-    removed = []
+        return done
     try:
         core = client.CoreV1Api(api)
         for namespace in core.list_namespace(label_selector=f"{LABEL_TOOL}={TOOL}", _request_timeout=10).items:
             metadata: Any = namespace.metadata
-            if owner_gone(metadata.annotations or {}):
-                _delete_run_namespace(core, str(metadata.name))
-                removed.append(f"namespace {metadata.name}")
-    except Exception:
-        pass
+            labels, name = metadata.labels or {}, str(metadata.name)
+            if not name.startswith(within):
+                continue
+            judgement = owners.judge(labels.get(LABEL_RUN), labels.get(LABEL_TOKEN), name)
+            if judgement.verdict == "remove":
+                _delete_run_namespace(core, name)
+                owners.release(str(labels[LABEL_RUN]))
+                done.removed.append(f"namespace {name}")
+            elif judgement.verdict == "foreign":
+                done.left.append(f"namespace {name}: {judgement.reason}")
+    except Exception as exc:
+        done.left.append(f"the namespaces of context {context}: could not be listed or removed ({type(exc).__name__})")
     finally:
         api.close()
-    return removed
+    return done
 
 
 def remove_run_namespace(namespace: str, kubeconfig: Path | None, context: str | None) -> list[str]:

@@ -7,6 +7,8 @@ and that nothing printed a traceback.
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import time
@@ -173,13 +175,10 @@ def test_a_state_file_naming_another_process_signals_nothing(live: Live, tmp_pat
     (workdir / "sandbox.json").write_bytes((live.files / "state-pid1" / "sandbox.json").read_bytes())
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as bystander:
         try:
-            stale = (
-                (live.files / "state-pid1" / "sandbox.json")
-                .read_text()
-                .replace('"pid": 1,', f'"pid": {bystander.pid},')
-            )
-            for state in ((live.files / "state-pid1" / "sandbox.json").read_text(), stale):
-                (workdir / "sandbox.json").write_text(state)
+            pid1 = {**json.loads((live.files / "state-pid1" / "sandbox.json").read_text()),
+                    "workdir": str(workdir.resolve())}  # fmt: skip
+            for state in (pid1, {**pid1, "pid": bystander.pid}):
+                (workdir / "sandbox.json").write_text(json.dumps(state))
                 command = [sys.executable, "-m", "chaos.cli", "sandbox", "down", "--workdir", str(workdir)]
                 result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
                 assert result.returncode == 0, result.stderr
@@ -188,3 +187,18 @@ def test_a_state_file_naming_another_process_signals_nothing(live: Live, tmp_pat
                 assert bystander.poll() is None  # same pid as the file says, but not the process it recorded
         finally:
             bystander.kill()
+
+
+def test_a_copied_state_file_stops_nothing(live: Live, tmp_path: Path) -> None:
+    """The live sandbox's own state file, copied elsewhere: `sandbox down` there signals nothing, exit 2."""
+    elsewhere = tmp_path / "copy"
+    elsewhere.mkdir()
+    shutil.copy2(live.workdir / "sandbox.json", elsewhere / "sandbox.json")
+    daemon = json.loads((live.workdir / "sandbox.json").read_text())
+    before = live.fingerprint()
+    command = [sys.executable, "-m", "chaos.cli", "sandbox", "down", "--workdir", str(elsewhere)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"the state of the sandbox in {live.workdir.resolve()}, not of {elsewhere.resolve()}" in result.stderr
+    assert pid_alive(daemon["pid"], daemon["start_ticks"])
+    assert live.fingerprint() == before

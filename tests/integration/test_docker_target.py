@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import docker
+import docker.errors
+import docker.models.networks
 import httpx
 import pymongo
 import pytest
@@ -18,9 +24,10 @@ import pytest
 from chaos.faults import BadRelease, Disconnect, DiskCorruption, Kill, Ledger, MongoCorruption, Partition, Pause
 from chaos.faults.process import SystemFailure, answers
 from chaos.guardian import KILL_TIMEOUT_S, log_path
+from chaos.ownership import LABEL_TOKEN, Owners
 from chaos.servers.procfs import pid_alive
 from chaos.targets.base import is_running
-from chaos.targets.docker import CONFIG_PREFIX, LABEL_RUN, DockerTarget, docker_client
+from chaos.targets.docker import CONFIG_PREFIX, LABEL_RUN, LABEL_TOOL, DockerTarget, docker_client
 from chaos.targets.images import IMAGE_SETS, PREFIX, _build, _untag_stale
 from chaos.wait import wait_for
 from tests.runners import guardian_of, kill_with_guardian
@@ -194,26 +201,95 @@ def test_the_guardian_removes_what_a_runner_killed_with_sigkill_left() -> None:
     assert not (Path(tempfile.gettempdir()) / f"{CONFIG_PREFIX}{run_id}").exists()  # Prometheus's settings too
 
 
-def test_what_a_runner_lost_with_its_guardian_left_is_removed_by_cleanup(tmp_path: Path) -> None:
-    with subprocess.Popen([sys.executable, "-c", RUNNER], cwd=ROOT, stdout=subprocess.PIPE, text=True) as runner:
+def _cleanup(ledger: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "chaos.cli", "cleanup", "--ledger-dir", str(ledger), "--workdir",
+                           str(tmp_path / "runs"), "--target", "docker"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=os.environ)  # fmt: skip
+
+
+def test_objects_labelled_like_ours_without_a_claim_proving_a_dead_run_stay(tmp_path: Path) -> None:
+    """A volume with a garbled run label, a container with the tool's label only, a network whose claim is a
+    runner's in another pid namespace (another container on this engine), a volume named outside its run's
+    prefix: the sweep leaves each, with its data, and says why."""
+    owners = Owners(tmp_path / "l" / "owners")
+    theirs = owners.claim("20261204-120000-0a0a0a", "docker", "chaos-20261204-120000-0a0a0a-")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    dead = dataclasses.replace(theirs, pid=int(gone.stdout), pidns="pid:[4026530000]")
+    (owners.directory / f"{theirs.run_id}.json").write_text(json.dumps(dataclasses.asdict(dead)))
+    dead_run = owners.claim("20261204-120000-0b0b0b", "docker", "chaos-20261204-120000-0b0b0b-")
+    (owners.directory / f"{dead_run.run_id}.json").write_text(
+        json.dumps(dataclasses.asdict(dataclasses.replace(dead_run, pid=int(gone.stdout))))
+    )
+    tool = {LABEL_TOOL: "chaos-drill"}
+    client = docker.from_env()
+    made: list[Any] = []
+    try:
+        made.append(client.volumes.create(f"users-data-{os.getpid()}", labels={**tool, LABEL_RUN: "../x:1:2"}))
+        made.append(client.containers.create(IMAGE_SETS["local"].redis.image, ["true"], name=f"payments-{os.getpid()}",
+                                             labels=tool))  # fmt: skip
+        made.append(
+            client.networks.create(
+                f"chaos-{theirs.run_id}-network", labels={**tool, LABEL_RUN: theirs.run_id, LABEL_TOKEN: theirs.digest}
+            )
+        )
+        made.append(
+            client.volumes.create(
+                f"backups-{os.getpid()}", labels={**tool, LABEL_RUN: dead_run.run_id, LABEL_TOKEN: dead_run.digest}
+            )
+        )
+        result = _cleanup(tmp_path / "l", tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"left alone volume users-data-{os.getpid()}: its run label '../x:1:2' is not a run id" in result.stdout
+        assert f"left alone container payments-{os.getpid()}: its run label None is not a run id" in result.stdout
+        assert (f"left alone network chaos-{theirs.run_id}-network: its runner is in another pid namespace"
+                in result.stdout)  # fmt: skip
+        assert (f"left alone volume backups-{os.getpid()}: its name is not under run {dead_run.run_id}'s prefix"
+                in result.stdout)  # fmt: skip
+        for item in made:
+            item.reload()  # each still there: NotFound otherwise
+    finally:
+        for item in reversed(made):
+            with contextlib.suppress(docker.errors.NotFound):
+                if isinstance(item, docker.models.networks.Network):
+                    item.remove()
+                else:
+                    item.remove(force=True)
+        client.close()
+
+
+def _lost_runner(ledger: Path) -> str:
+    """RUNNER claiming in ``ledger``, killed with its guardian once its stack is up: its run id."""
+    env = {**os.environ, "CHAOS_LEDGER_DIR": str(ledger)}
+    with subprocess.Popen([sys.executable, "-c", RUNNER], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                          env=env) as runner:  # fmt: skip
         try:
             assert runner.stdout is not None
-            run_id = runner.stdout.readline().strip()
+            return runner.stdout.readline().strip()
         finally:
             kill_with_guardian(runner)  # no teardown runs, no guardian
-    label = {"label": f"{LABEL_RUN}={run_id}"}
+
+
+def test_two_runners_sharing_an_engine_each_clean_up_only_their_own(tmp_path: Path) -> None:
+    """Two machines (or two containers) on one engine, each with its own ledger, both runners lost with their
+    guardians: each one's `drill cleanup` removes its own run's objects and leaves the other's, saying so."""
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(_lost_runner, [tmp_path / "a", tmp_path / "b"])
     client = docker.from_env()
     try:
-        assert len(client.containers.list(all=True, filters=label)) == 5
-        result = subprocess.run([sys.executable, "-m", "chaos.cli", "cleanup", "--ledger-dir", str(tmp_path / "l"),
-                                 "--workdir", str(tmp_path / "runs")], cwd=ROOT, capture_output=True, text=True,
-                                timeout=120, env=os.environ)  # fmt: skip
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert f"chaos-{run_id}-mongodb" in result.stdout
-        assert client.containers.list(all=True, filters=label) == []
-        assert client.networks.list(filters=label) == []
-        assert client.volumes.list(filters=label) == []
-        assert not (Path(tempfile.gettempdir()) / f"{CONFIG_PREFIX}{run_id}").exists()
+        for ledger, mine, theirs in ((tmp_path / "b", second, first), (tmp_path / "a", first, second)):
+            result = _cleanup(ledger, tmp_path)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert f"stopped container chaos-{mine}-mongodb" in result.stdout
+            if theirs == first:
+                assert f"left alone container chaos-{theirs}-mongodb: no run {theirs} in {ledger}" in result.stdout
+                assert len(client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={theirs}"})) == 5
+            assert list((ledger / "owners").glob("*.json")) == []  # its claim went with the last object
+            label = {"label": f"{LABEL_RUN}={mine}"}
+            assert client.containers.list(all=True, filters=label) == []
+            assert client.networks.list(filters=label) == []
+            assert client.volumes.list(filters=label) == []
+            assert not (Path(tempfile.gettempdir()) / f"{CONFIG_PREFIX}{mine}").exists()
     finally:
         client.close()
 

@@ -148,9 +148,14 @@ RUNNER = ("from pathlib import Path\nfrom chaos.targets.config import DEFAULT_TA
           "t.start()\nprint(t.namespace, flush=True)\nimport time\ntime.sleep(600)\n")  # fmt: skip
 
 
-def _run_killed(*, guardian_too: bool) -> str:
-    """Start the Kubernetes target in a runner of its own and SIGKILL it (with its guardian); its namespace."""
-    with subprocess.Popen([sys.executable, "-c", RUNNER], stdout=subprocess.PIPE, text=True, cwd=ROOT) as runner:
+def _run_killed(*, guardian_too: bool, ledger: Path) -> str:
+    """Start the Kubernetes target in a runner of its own and SIGKILL it (with its guardian); its namespace.
+
+    The runner claims its namespace in ``ledger``.
+    """
+    env = {**os.environ, "CHAOS_LEDGER_DIR": str(ledger)}
+    with subprocess.Popen([sys.executable, "-c", RUNNER], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                          env=env) as runner:  # fmt: skip
         try:
             assert runner.stdout is not None
             namespace = runner.stdout.readline().strip()
@@ -164,10 +169,10 @@ def _run_killed(*, guardian_too: bool) -> str:
     return namespace
 
 
-def test_the_guardian_removes_the_namespace_of_a_runner_killed_with_sigkill(cluster: None) -> None:
+def test_the_guardian_removes_the_namespace_of_a_runner_killed_with_sigkill(cluster: None, tmp_path: Path) -> None:
     from kubernetes import client, config
 
-    namespace = _run_killed(guardian_too=False)
+    namespace = _run_killed(guardian_too=False, ledger=tmp_path / "ledger")
     settings = load_target(DEFAULT_TARGETS, "kubernetes").kubernetes
     assert settings is not None
     core = client.CoreV1Api(config.new_client_from_config(config_file=str(settings.kubeconfig),
@@ -177,12 +182,13 @@ def test_the_guardian_removes_the_namespace_of_a_runner_killed_with_sigkill(clus
         return namespace not in {ns.metadata.name for ns in core.list_namespace().items}
 
     wait_for(gone, what=f"namespace {namespace} to be removed by the runner's guardian", timeout=120)
+    assert list((tmp_path / "ledger" / "owners").glob("*.json")) == []  # its claim went with it
 
 
 def test_cleanup_removes_the_namespace_of_a_runner_lost_with_its_guardian(cluster: None, tmp_path: Path) -> None:
     from kubernetes import client, config
 
-    namespace = _run_killed(guardian_too=True)
+    namespace = _run_killed(guardian_too=True, ledger=tmp_path / "ledger")
     settings = load_target(DEFAULT_TARGETS, "kubernetes").kubernetes
     assert settings is not None
     core = client.CoreV1Api(config.new_client_from_config(config_file=str(settings.kubeconfig),
