@@ -17,9 +17,16 @@ list of Apprise URLs. The first form of each is tested against local servers:
 ``${NAME}`` stands for the value of the environment variable NAME, read when a
 message is sent and put into the URL as it is (percent-encode a password's ``@``
 or ``/`` in the variable). Secrets never sit in the targets file, nor reach a
-report: a destination is shown as scheme and host, and every value a URL was
-given is masked in failure texts and in what Apprise and urllib3 log (at DEBUG
-they print whole webhook URLs).
+report: a destination is shown as scheme and host (in a repr too), and every
+value a URL was given is masked in failure texts and in what Apprise and urllib3
+log (at DEBUG they print whole webhook URLs).
+
+A URL that holds a secret written as it is, not as a ``${VARIABLE}``, is refused:
+a password in ``user:password@``; the value of a query parameter whose name says
+it is secret (``token``, ``key``, ``password``, ``secret``, ``sig``, ``auth``...);
+or a user, host, path segment, query value or fragment with a run of 20 or more
+letters, digits and ``-_~+=%`` that mixes letters and digits (what webhook
+tokens look like; a word such as ``calendar-assistant-notifications`` is not).
 
 ``timeout`` bounds each destination: that long to connect, that long for each
 read (Apprise's ``cto`` and ``rto``, replacing any written in the URL), and
@@ -77,13 +84,16 @@ PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 VARIABLE = re.compile(r"[A-Z_][A-Z0-9_]*")
 SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 STAND_IN = "x"  # what a ${VARIABLE} is while a URL is checked: the secret is not read for that
+# What a secret written in a URL looks like (see the module's docstring).
+TOKEN_RUN = re.compile(r"[A-Za-z0-9_~+=%-]{20,}")
+SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|sig|credential|private|auth", re.IGNORECASE)
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 120.0
 # The loggers that print what a URL holds: Apprise's plugins (the webhook URL, at DEBUG) and urllib3 (the path).
 SENDING_LOGGERS = ("apprise", "urllib3.connectionpool", "urllib3.util.retry")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class NotificationSettings:
     channels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # channel -> URL templates, as written
     timeout_s: float = DEFAULT_TIMEOUT_S  # connect timeout, and read timeout, of each destination
@@ -91,6 +101,11 @@ class NotificationSettings:
     @property
     def enabled(self) -> bool:
         return any(self.channels.values())
+
+    def __repr__(self) -> str:
+        # Reports print reprs (Allure's step parameters show the TargetConfig): destinations as scheme and host.
+        shown = {channel: tuple(map(redacted, urls)) for channel, urls in self.channels.items()}
+        return f"{type(self).__name__}(channels={shown!r}, timeout_s={self.timeout_s!r})"
 
 
 def _variables(template: str) -> list[str]:
@@ -134,6 +149,12 @@ def _check_url(url: object, where: str) -> None:
                               "and '_'")  # fmt: skip
     if "$" in PLACEHOLDER.sub("", url):
         raise ConfigError(f"{where}: a '$' that does not start ${{NAME}}: secrets come from ${{VARIABLES}}")
+    written = _written_secret(url)
+    if written:
+        raise ConfigError(
+            f"{where}: {redacted(url)} holds {written} written as it is: put it in an environment "
+            "variable and write ${NAME} in its place (secrets never sit in the targets file)"
+        )
     if apprise.Apprise.instantiate(PLACEHOLDER.sub(STAND_IN, url), suppress_exceptions=True) is not None:
         return
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
@@ -144,6 +165,33 @@ def _check_url(url: object, where: str) -> None:
         raise ConfigError(f"{where}: Apprise cannot use {redacted(url)}: it knows no scheme {scheme}://; {hint}")
     raise ConfigError(f"{where}: Apprise cannot use {redacted(url)}: its {scheme}:// plugin refused the URL (checked "
                       f"with each ${{VARIABLE}} as {STAND_IN!r}); see Apprise's page for {scheme}://")  # fmt: skip
+
+
+def _written_secret(url: str) -> str:
+    """Which secret ``url`` holds as it is, not as a ``${VARIABLE}`` ("a password", ...); "" when none."""
+    rest = url.split("://", 1)[-1]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    path, _, fragment = rest[len(authority) :].partition("#")
+    path, _, query = path.partition("?")
+    userinfo, _, host = authority.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if colon and PLACEHOLDER.sub("", password):
+        return "a password (in user:password@)"
+    parameters = [pair.partition("=") for pair in query.split("&") if pair]
+    for name, _, value in parameters:
+        if SECRET_PARAMETER.search(name) and PLACEHOLDER.sub("", value):
+            return f"a secret (the value of the query parameter {name!r})"
+    parts = {"the user": [user], "the host": [host], "a path segment": path.split("/"),
+             "a query value": [value for _, _, value in parameters], "the fragment": [fragment]}  # fmt: skip
+    for where, texts in parts.items():
+        if any(_token_like(PLACEHOLDER.sub(" ", text)) for text in texts):
+            return f"what looks like a token ({where})"
+    return ""
+
+
+def _token_like(text: str) -> bool:
+    """A run of 20 or more token characters that mixes letters and digits."""
+    return any(re.search(r"[A-Za-z]", run) and re.search(r"[0-9]", run) for run in TOKEN_RUN.findall(text))
 
 
 def missing_variables(settings: NotificationSettings) -> list[str]:
@@ -159,7 +207,8 @@ def redacted(url: str) -> str:
     """What a report may show of a destination: its scheme and host, a variable by its name only.
 
     Some schemes put a token where the host goes (``slack://TokenA/TokenB/TokenC``): a "host" that
-    is neither a domain name, an address, nor ``localhost`` is shown as ``...``.
+    is neither a domain name, an address, nor ``localhost``, or that holds what looks like a token,
+    is shown as ``...``.
     """
     try:
         scheme, rest = url.split("://", 1) if "://" in url else ("?", url)
@@ -171,7 +220,8 @@ def redacted(url: str) -> str:
         if PLACEHOLDER.search(host):
             return f"{scheme}://..."
         name = urlsplit(f"//{host}").hostname or ""
-        return f"{scheme}://{name if '.' in name or ':' in name or name == 'localhost' else '...'}"
+        named = ("." in name or ":" in name or name == "localhost") and not _token_like(name)
+        return f"{scheme}://{name if named else '...'}"
     except Exception:  # odd input is shown as nothing rather than raised from a report
         return "?://..."
 
