@@ -86,7 +86,9 @@ class ManagedProcess:
     def __init__(self, spec: ProcessSpec) -> None:
         self.spec = spec
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with spec.log_path.open("ab") as log, interrupts.deferred():
+        # 0600: a server may log a secret
+        descriptor = os.open(spec.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with open(descriptor, "ab") as log, interrupts.deferred():
             self._popen = subprocess.Popen(
                 spec.argv,
                 stdin=subprocess.DEVNULL,

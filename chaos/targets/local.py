@@ -17,6 +17,7 @@ import shutil
 import signal
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from chaos import guardian, interrupts
 from chaos.errors import ComponentError, StartupError, WaitTimeoutError
@@ -71,7 +72,8 @@ class LocalTarget:
         self._singletons: dict[str, ManagedProcess] = {}
         self._mongo_generation = 0
         self.redis_persistence = "none"
-        self._redis_auth = f":{redis_password}@" if redis_password else ""  # in URLs only, never on a command line
+        # In URLs only (quoted: a '@' or '/' in it would break them), never on a command line.
+        self._redis_auth = f":{quote(redis_password, safe='')}@" if redis_password else ""
         self._redis_password = redis_password
         self._releases = Releases()
         self._apps: ReplicaSet | None = None
@@ -175,8 +177,9 @@ class LocalTarget:
             secrets = None
             if self._redis_password:  # in a file only its owner reads, not in the process list
                 secrets = self.run_dir / "redis-auth.conf"
-                secrets.write_text(f"requirepass {self._redis_password}\n")
-                secrets.chmod(0o600)
+                quoted = self._redis_password.replace("\\", "\\\\").replace('"', '\\"')  # a space or quote in it
+                with open(os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as config:
+                    config.write(f'requirepass "{quoted}"\n')
             spec = launch.redis_spec(component, port, self.run_dir / "redis", self._log(component),
                                      self.redis_persistence, config_file=secrets)  # fmt: skip
             return spec, lambda: launch.redis_ready(url)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
 
 from sandbox.calendar_assistant.http import make_server
 from sandbox.calendar_assistant.store import Store
+
+# ``scheme://user:password@``: up to the last "@", so a password with an "@" or a "/" in it is masked whole.
+PASSWORD = re.compile(r"(?P<head>://[^:/?#@]*):.*@")
+
+
+def masked(url: str) -> str:
+    """``url`` as the log may show it: where the app connects, the password as ***."""
+    return PASSWORD.sub(r"\g<head>:***@", url)
 
 
 def main() -> None:
@@ -24,8 +33,9 @@ def main() -> None:
         sys.exit(3)
     mongodb_uri = os.environ.get("CALENDAR_MONGODB_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
     redis_url = os.environ.get("CALENDAR_REDIS_URL", "redis://127.0.0.1:6379/0")
-    # Like many services, it logs where it connects, credentials included: reports must mask them.
-    print(f"calendar-assistant {version}: MongoDB {mongodb_uri}, Redis {redis_url}", file=sys.stderr, flush=True)
+    # It logs where it connects, never with which password: logs outlive the run and are read by others.
+    print(f"calendar-assistant {version}: MongoDB {masked(mongodb_uri)}, Redis {masked(redis_url)}", file=sys.stderr,
+          flush=True)  # fmt: skip
     database = os.environ.get("CALENDAR_DATABASE", "calendar")
     store = Store(mongodb_uri=mongodb_uri, redis_url=redis_url, database=database)
     server = make_server(args.host, args.port, store, replica=os.environ.get("CALENDAR_REPLICA", "app"),
