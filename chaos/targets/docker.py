@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -34,6 +35,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import docker
 import docker.errors
@@ -134,7 +136,9 @@ class DockerTarget:
         self.description = f"Docker containers ({images} images, run {self.run_id})"
         self._owners = owners or Owners()
         self.labels = {LABEL_TOOL: TOOL, LABEL_RUN: self.run_id}  # and the token's digest, once claimed
-        self._redis_password = redis_password
+        # Redis never runs without a password (protected mode would refuse the app): the configured one, else one
+        # for this run only.
+        self._redis_password = redis_password or secrets.token_hex(16)
         self._ports = {name: launch.free_port() for name in (*STORES, "mongodb-proxy", "redis-proxy")}
         self._app_ports: list[int] = []
         self._containers: dict[str, DockerContainer] = {}  # name (mongodb, app-0, ...) -> container
@@ -152,7 +156,7 @@ class DockerTarget:
     # -- endpoints ----------------------------------------------------------
     @property
     def endpoints(self) -> Endpoints:
-        auth = f":{self._redis_password}@" if self._redis_password else ""
+        auth = f":{quote(self._redis_password, safe='')}@"
         return Endpoints(
             apps=tuple(f"http://{HOST}:{port}" for port in self._app_ports[: self._apps]),
             database=self.database,
@@ -325,7 +329,7 @@ class DockerTarget:
         endpoints = self.endpoints
         ports = {spec.port: self._ports[component]}
         volumes = {self._volume(component, fresh=fresh_data and component == "mongodb"): spec.data} if spec.data else {}
-        env = {"REDIS_PASSWORD": self._redis_password} if component == "redis" and self._redis_password else {}
+        env = {"REDIS_PASSWORD": self._redis_password} if component == "redis" else {}
         if component == "toxiproxy":
             ports |= {PROXY_PORTS[link]: self._ports[f"{link}-proxy"] for link in PROXY_PORTS}
         if component == "prometheus":
@@ -387,7 +391,7 @@ class DockerTarget:
 
     def _start_app(self, index: int) -> None:
         """Replica ``index`` of the current release, reaching the stores through Toxiproxy; Docker restarts it."""
-        auth = f":{self._redis_password}@" if self._redis_password else ""
+        auth = f":{quote(self._redis_password, safe='')}@"
         env = {"CALENDAR_MONGODB_URI": f"mongodb://toxiproxy:{PROXY_PORTS['mongodb']}/?directConnection=true",
                "CALENDAR_REDIS_URL": f"redis://{auth}toxiproxy:{PROXY_PORTS['redis']}/0",
                "CALENDAR_DATABASE": self.database, "CALENDAR_REPLICA": f"app-{index}"}  # fmt: skip

@@ -40,13 +40,21 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 PREFIX = "chaos-drill"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # A Redis that keeps its settings in a file on its volume, so CONFIG REWRITE makes a persistence
-# switch survive a restart, as `--appendonly yes` on a local command line does.
-REDIS_START = (
-    'test -f /data/redis.conf || printf "dir /data\\nbind 0.0.0.0\\nport 6379\\nprotected-mode no\\n'
-    'appendonly no\\nsave \\"\\"\\n" > /data/redis.conf; '
-    'if [ -n "$REDIS_PASSWORD" ]; then exec redis-server /data/redis.conf --requirepass "$REDIS_PASSWORD"; fi; '
-    "exec redis-server /data/redis.conf"
-)
+# switch survive a restart, as `--appendonly yes` on a local command line does. The password comes from
+# the environment and reaches redis-server on its standard input, every byte \x-escaped, never on a command
+# line; umask 077 keeps the file CONFIG REWRITE writes it into 0600. Without a password protected mode stays
+# on: Redis then answers only the container's own loopback.
+REDIS_START = "\n".join((
+    "umask 077",
+    "test -f /data/redis.conf || "
+    r"""printf 'dir /data\nbind 0.0.0.0\nport 6379\nappendonly no\nsave ""\n' > /data/redis.conf""",
+    '[ -n "$REDIS_PASSWORD" ] || exec redis-server /data/redis.conf',
+    r"""secret=$(printf %s "$REDIS_PASSWORD" | od -An -v -tx1 | tr -d ' \n' | sed 's/../\\x&/g')""",
+    "unset REDIS_PASSWORD",
+    "exec redis-server /data/redis.conf - <<EOF",
+    'requirepass "$secret"',
+    "EOF",
+))  # fmt: skip
 
 
 @dataclass(frozen=True)
