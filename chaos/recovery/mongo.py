@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
+from urllib.parse import quote
 
 import bson
 import pymongo
@@ -39,6 +40,7 @@ __all__ = [
     "BackupManifest",
     "backup_ids",
     "backup_mongodb",
+    "collection_file",
     "index_definitions",
     "iter_documents",
     "mongo_client",
@@ -147,13 +149,20 @@ def require_database(uri: str, database: str) -> None:
                           f"{', '.join(sorted(present)) or 'none'}); nothing was backed up")  # fmt: skip
 
 
+def collection_file(name: str) -> str:
+    """The file a collection is dumped into: its name percent-encoded (``a/b`` -> ``a%2Fb.bson.gz``, as
+    mongodump writes it), so a name from the database is never a path on disk (MongoDB refuses names
+    with ``..`` or a leading dot)."""
+    return quote(name, safe="") + ".bson.gz"
+
+
 def backup_mongodb(uri: str, database: str, output: Path) -> BackupManifest:
     """Dump every collection of ``database`` into ``output`` (created; must be empty)."""
     client = mongo_client(uri)
     try:
         with new_output_dir(output):
             db = client[database]
-            collections = {name: _dump(db, name, output / f"{name}.bson.gz")
+            collections = {name: _dump(db, name, output / collection_file(name))
                            for name in sorted(db.list_collection_names())}  # fmt: skip
             manifest = BackupManifest(output, database, redact_uri(uri), time.time(), collections)
             (output / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2))

@@ -170,3 +170,22 @@ def test_restore_in_place_brings_the_database_to_the_backups_state(sandbox: Loca
     restore_mongodb(tmp_path / "backup", sandbox.endpoints.mongodb_uri)
     assert sorted(db.list_collection_names()) == ["users"]
     assert verify_data_integrity(sandbox.endpoints.mongodb_uri, "calendar").ok
+
+
+def test_a_collection_name_is_never_a_path_on_disk(sandbox: LocalTarget, tmp_path: Path) -> None:
+    # Names the database takes that would be a subdirectory or an absolute path as file names.
+    names = ["a/b", "/abs", "100%"]
+    db = _db(sandbox)
+    for index, name in enumerate(names):
+        db[name].insert_one({"_id": index, "name": name})
+    output = tmp_path / "store" / "backup"
+    manifest = backup_mongodb(sandbox.endpoints.mongodb_uri, "calendar", output)
+    files = {entry["file"] for name, entry in manifest.collections.items() if name in names}
+    assert files == {"a%2Fb.bson.gz", "%2Fabs.bson.gz", "100%25.bson.gz"}
+    assert sorted(path.name for path in tmp_path.rglob("*") if path.is_file() and path.parent != output) == []
+    assert verify_backup(output).collections.keys() >= set(names)
+    sandbox.kill("mongodb")
+    sandbox.start_component("mongodb", fresh_data=True)
+    restore_mongodb(output, sandbox.endpoints.mongodb_uri)
+    assert {name: _db(sandbox)[name].find_one({}, {"_id": 0}) for name in names} == {name: {"name": name}
+                                                                                     for name in names}  # fmt: skip
