@@ -29,6 +29,7 @@ import contextlib
 import copy
 import functools
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -38,6 +39,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 
@@ -166,7 +168,8 @@ class KubernetesTarget:
             self.capabilities = frozenset(self.capabilities - {"pause"})
         self._owners = owners or Owners()
         self.labels = {LABEL_TOOL: TOOL, LABEL_RUN: self.run_id}  # and the token's digest, once claimed
-        self._redis_password = redis_password
+        # Redis never runs without a password: the configured one, else one for this run only.
+        self._redis_password = redis_password or secrets.token_hex(16)
         self._api: Any = None
         self._core: Any = None
         self._apps_api: Any = None
@@ -187,7 +190,7 @@ class KubernetesTarget:
     @property
     def endpoints(self) -> Endpoints:
         node, ports = self._node_address, self._node_ports
-        auth = f":{self._redis_password}@" if self._redis_password else ""
+        auth = f":{quote(self._redis_password, safe='')}@"
         return Endpoints(
             apps=tuple(relay.url for relay in self._relays[: self._apps]),
             database=self.database,
@@ -247,11 +250,12 @@ class KubernetesTarget:
         return done.stdout
 
     def _values(self) -> list[str]:
-        values = ["--set", f"app.replicas={self.initial_replicas}", "--set", f"app.database={self.database}"]
+        # The drill reaches the app, the stores and Toxiproxy's API from outside the cluster, through node ports:
+        # the chart's Services are ClusterIP unless asked.
+        values = ["--set", f"app.replicas={self.initial_replicas}", "--set", f"app.database={self.database}",
+                  "--set", "exposure.nodePort=true", "--set", f"redis.passwordSecret={RELEASE}-redis"]  # fmt: skip
         if self.node_local:
             values += ["--set", "persistence.type=hostPath", "--set", f"persistence.hostPathRoot={HOST_PATH_ROOT}"]
-        if self._redis_password:
-            values += ["--set", f"redis.passwordSecret={RELEASE}-redis"]
         return values
 
     def start(self) -> None:
@@ -266,10 +270,9 @@ class KubernetesTarget:
         try:
             self._core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
                 name=self.namespace, labels=self.labels)))  # fmt: skip
-            if self._redis_password:
-                self._core.create_namespaced_secret(self.namespace, client.V1Secret(
-                    metadata=client.V1ObjectMeta(name=f"{RELEASE}-redis", labels=self.labels),
-                    string_data={"password": self._redis_password}))  # fmt: skip
+            self._core.create_namespaced_secret(self.namespace, client.V1Secret(
+                metadata=client.V1ObjectMeta(name=f"{RELEASE}-redis", labels=self.labels),
+                string_data={"password": self._redis_password}))  # fmt: skip
             self._start_watch()
             self._apps = self.initial_replicas
             self._grow_slots(self.initial_replicas)

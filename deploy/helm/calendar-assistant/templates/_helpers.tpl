@@ -11,6 +11,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+{{/* The type of every Service but the headless one: ClusterIP unless NodePorts are asked for. */}}
+{{- define "ca.serviceType" -}}
+{{- if not (kindIs "bool" .Values.exposure.nodePort) }}
+{{- fail (printf "exposure.nodePort: %v is not true or false" .Values.exposure.nodePort) }}
+{{- end }}
+{{- ternary "NodePort" "ClusterIP" .Values.exposure.nodePort }}
+{{- end -}}
+
+{{/* The Secret holding Redis's password (key "password"): the one values name, else the chart's own. */}}
+{{- define "ca.redisSecret" -}}
+{{- .Values.redis.passwordSecret | default (printf "%s-redis-password" (include "ca.fullname" .)) }}
+{{- end -}}
+
 {{/* Selector labels of one component: ca.selector (dict "root" $ "component" "app") */}}
 {{- define "ca.selector" -}}
 app.kubernetes.io/name: calendar-assistant
