@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def test_the_password_is_in_no_log_nor_command_line_and_logs_are_0600(tmp_path: Path) -> None:
     tail = secrets.token_hex(12)
-    password = f"p w\"@/\\{tail}"  # a space, a quote, an @, a / and a backslash: quoted in URLs and the file
+    password = f'p w"@/\\{tail}'  # a space, a quote, an @, a / and a backslash: quoted in URLs and the file
     target = LocalTarget(tmp_path / "runs", replicas=1, monitoring=False, redis_password=password)
     target.start()
     try:
