@@ -11,7 +11,6 @@ from pytest_bdd import given, parsers, then, when
 from chaos.measure.rto import RtoMeasurement
 from chaos.measure.verdict import Verdict
 from chaos.measure.workload import Outcome
-from chaos.recovery.config_backup import new_key
 from chaos.recovery.integrity import verify_data_integrity
 from chaos.recovery.mongo import BackupManifest, backup_ids, backup_mongodb, mongo_client
 from chaos.recovery.procedures import (
@@ -175,7 +174,7 @@ def redis_restarted(target: Target, drill: DrillRecord, seconds: float) -> None:
 def every_backup_taken(target: Target, drill: DrillRecord, backup_store: BackupStore) -> Path:
     output = _in_store(backup_store, drill, "backup-all")
     resources = target.resources() if "resources" in target.capabilities else None  # type: ignore[attr-defined]
-    backup_all(target.endpoints, output, key=drill_key(), resources=resources)
+    backup_all(target.endpoints, output, key=backup_store.config_key(), resources=resources)
     drill.timeline.mark("backup_taken", backup="backup-all")
     return output
 
@@ -188,17 +187,11 @@ SYSTEM_RECOVERY = parsers.parse("the complete system recovery procedure runs fro
                                             "to 0; start MongoDB on an empty data directory; restore MongoDB and "
                                             "Redis; verify data integrity; scale app back; verify every replica "
                                             "healthy"))  # fmt: skip
-def system_recovery(target: Target, drill: DrillRecord, full_backup: Path, replicas: int) -> None:
+def system_recovery(
+    target: Target, drill: DrillRecord, full_backup: Path, replicas: int, backup_store: BackupStore
+) -> None:
     recover_all(target, full_backup, replicas=replicas, timeline=drill.timeline, steps=drill.recovery_steps,
-                key=drill_key())  # fmt: skip
-
-
-def drill_key() -> str:
-    """The drill's own key for configuration secrets: made per run, never stored."""
-    return _DRILL_KEY
-
-
-_DRILL_KEY = new_key()
+                key=backup_store.config_key())  # fmt: skip
 
 
 def _judge(drill: DrillRecord, name: str, check: Check) -> None:
@@ -209,8 +202,8 @@ def _judge(drill: DrillRecord, name: str, check: Check) -> None:
 
 
 @then(planned(BACKUPS_VERIFY, lambda a, c: "CHECK verify-backups: hashes, counts, redis-check-rdb, secrets decrypt"))
-def backups_verify(full_backup: Path, drill: DrillRecord) -> None:
-    _judge(drill, "backups verified", verify_backups(full_backup, key=drill_key()))
+def backups_verify(full_backup: Path, drill: DrillRecord, backup_store: BackupStore) -> None:
+    _judge(drill, "backups verified", verify_backups(full_backup, key=backup_store.config_key()))
 
 
 @then(planned(MONGO_TEST_RESTORE, lambda a, c: "CHECK test-mongodb-restore: restore into a scratch database, "

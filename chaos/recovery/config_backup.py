@@ -3,8 +3,12 @@
 For the sandbox that is the drill configuration (budgets, targets), the app's
 settings (replicas, the database and cache it connects to) and the Toxiproxy
 links. Any value whose key names a secret — uri, url, password, secret, token,
-key — is encrypted with the Fernet key in ``DRILL_BACKUP_KEY`` and never
-written in clear; a backup without that key is refused.
+key — is encrypted with a Fernet key and never written in clear: the key given
+(a drill's comes from its backup store), else ``DRILL_BACKUP_KEY``; a backup
+without a key is refused. The manifest names the key by its id, so a check that
+fails says whether the key is the wrong one or a secret was altered; a check
+without a key given takes DRILL_BACKUP_KEY, else the ``config.key`` the store
+keeps beside the backup's run.
 
 On Kubernetes it also holds the namespace's own objects (``resources.yaml``, the
 plan's `kubectl get all,secrets -o yaml`): every value of a Secret's ``data`` is
@@ -27,6 +31,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from chaos.config import DEFAULT_BUDGETS
 from chaos.errors import BackupError, BackupVerificationError, ConfigError
 from chaos.recovery.files import new_output_dir, sha256_file
+from chaos.recovery.store import find_stored_key, key_id
 from chaos.targets.config import DEFAULT_TARGETS
 
 if TYPE_CHECKING:
@@ -46,7 +51,7 @@ def new_key() -> str:
     return Fernet.generate_key().decode()
 
 
-def _fernet(key: str | None) -> Fernet:
+def _fernet(key: str | None, source: str = KEY_VARIABLE) -> Fernet:
     key = key or os.environ.get(KEY_VARIABLE)
     if not key:
         raise ConfigError(f"set {KEY_VARIABLE} to a Fernet key (make one with `drill backup keygen`); "
@@ -54,7 +59,23 @@ def _fernet(key: str | None) -> Fernet:
     try:
         return Fernet(key.encode())
     except ValueError as exc:
-        raise ConfigError(f"{KEY_VARIABLE} is not a valid Fernet key: {exc}") from None
+        raise ConfigError(f"{source} is not a valid Fernet key: {exc}") from None
+
+
+def _key_for(backup_dir: Path, key: str | None) -> tuple[str, str]:
+    """The key to open ``backup_dir``'s secrets with, and where it came from."""
+    if key:
+        return key, "the key given"
+    if os.environ.get(KEY_VARIABLE):
+        return os.environ[KEY_VARIABLE], KEY_VARIABLE
+    stored = find_stored_key(backup_dir)
+    if stored is None:
+        raise BackupVerificationError(f"{backup_dir}: no key to check its secrets with: {KEY_VARIABLE} is not set "
+                                      "and no config.key is stored beside this backup in its store")  # fmt: skip
+    try:
+        return stored.read_text().strip(), str(stored)
+    except OSError as exc:
+        raise BackupVerificationError(f"{stored}: the stored key is unreadable ({exc.strerror})") from None
 
 
 def _seal(value: Any, fernet: Fernet, secrets: list[str], path: str = "") -> Any:
@@ -109,6 +130,7 @@ def backup_config(
 
     ``resources``: the deployment's own objects (Kubernetes), kept with their secrets encrypted."""
     fernet = _fernet(key)
+    sealing_key = key or os.environ[KEY_VARIABLE]
     with new_output_dir(output):
         secrets: list[str] = []
         files = {
@@ -118,7 +140,8 @@ def backup_config(
         }
         if resources is not None:
             files[RESOURCES] = yaml.safe_dump_all(_seal_resources(resources, fernet, secrets), sort_keys=False)
-        manifest: dict[str, Any] = {"created_at": time.time(), "secrets": secrets, "files": {}}
+        manifest: dict[str, Any] = {"created_at": time.time(), "secrets": secrets, "key id": key_id(sealing_key),
+                                    "files": {}}  # fmt: skip
         for name, text in files.items():
             (output / name).write_text(text)
             manifest["files"][name] = hashlib.sha256(text.encode()).hexdigest()
@@ -155,14 +178,22 @@ def verify_config(backup_dir: Path, *, key: str | None = None) -> dict[str, Any]
     if len(tokens) != len(manifest["secrets"]):
         raise BackupVerificationError(f"{backup_dir / 'environment.json'}: {len(tokens)} encrypted values, "
                                       f"manifest lists {len(manifest['secrets'])} secrets")  # fmt: skip
-    fernet = _fernet(key)
+    key, source = _key_for(backup_dir, key)
+    try:
+        fernet = _fernet(key, source)
+    except ConfigError as exc:
+        raise BackupVerificationError(f"{backup_dir}: {exc}") from None
+    sealed_with = manifest.get("key id")
+    if sealed_with and sealed_with != key_id(key):
+        raise BackupVerificationError(f"{backup_dir}: its secrets were sealed with key id {sealed_with}; {source} "
+                                      f"is another key (id {key_id(key)}): give the key of that run")  # fmt: skip
     for token in tokens:
         try:
             fernet.decrypt(token.encode())
         except InvalidToken:
-            raise BackupVerificationError(
-                f"{backup_dir / 'environment.json'}: a secret does not decrypt with {KEY_VARIABLE}"
-            ) from None
+            cause = "was altered" if sealed_with else "was altered, or the key is another one"
+            raise BackupVerificationError(f"{backup_dir}: a secret does not decrypt with {source} (the key the "
+                                          f"manifest names): it {cause}") from None  # fmt: skip
     return manifest
 
 
@@ -182,7 +213,7 @@ def load_resources(backup_dir: Path, *, key: str | None = None) -> list[dict[str
     manifest = verify_config(backup_dir, key=key)
     if RESOURCES not in manifest["files"]:
         raise BackupVerificationError(f"{backup_dir}: this configuration backup holds no Kubernetes resources")
-    fernet = _fernet(key)
+    fernet = _fernet(_key_for(backup_dir, key)[0])
     objects = _read_resources(backup_dir)
     for obj in objects:
         if obj["kind"] == "Secret":

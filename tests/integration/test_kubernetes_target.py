@@ -7,6 +7,7 @@ Skipped when no cluster answers, except in CI (``CI`` set), where the cluster is
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from chaos.errors import BackupVerificationError
 from chaos.faults import Ledger, PodDelete
 from chaos.faults.process import Kill
 from chaos.recovery.config_backup import backup_config, load_resources, new_key
+from chaos.recovery.store import BackupStore
 from chaos.targets.config import DEFAULT_TARGETS, build_target, load_target
 from chaos.targets.kubernetes import LABEL_TOOL, TOOL, KubernetesTarget
 from chaos.wait import wait_for
@@ -121,26 +123,44 @@ def test_a_crashing_release_is_rolled_back_with_helm(k8s: KubernetesTarget) -> N
         assert 'version="1.0.0"' in httpx.get(f"{url}/metrics", timeout=2).text
 
 
+# Another process opens the kept backup, as an operator would after the run: with the key the store kept.
+OPEN_KEPT = """
+import json, os, sys
+from pathlib import Path
+from chaos.recovery.config_backup import load_resources
+descriptor = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+with os.fdopen(descriptor, "w") as out:
+    json.dump(load_resources(Path(sys.argv[1])), out)
+"""
+
+
 def test_a_deleted_namespace_is_rebuilt_from_the_resource_backup(k8s: KubernetesTarget, tmp_path: Path) -> None:
-    key = new_key()
-    manifest = backup_config(k8s.endpoints, tmp_path / "config", key=key, resources=k8s.resources())
+    store = BackupStore(tmp_path / "store", run_id="run-1")  # a drill's store without DRILL_BACKUP_KEY
+    config = store.new("run-1", "complete-system-failure", "config")
+    manifest = backup_config(k8s.endpoints, config, key=store.config_key(), resources=k8s.resources())
+    store.seal(config)
     assert any(secret.startswith("resources.yaml: Secret sh.helm.release") for secret in manifest["secrets"])
-    text = (tmp_path / "config" / "resources.yaml").read_text()
+    text = (config / "resources.yaml").read_text()
     assert "kind: Deployment" in text
     assert "H4sI" not in text  # helm's release record (gzip, base64) only encrypted
     killed = k8s.kill_all()
     assert set(killed) == {"app", "mongodb", "redis", "toxiproxy", "prometheus"}
     assert not k8s.pods_present()
     assert not any(row.running for row in k8s.status())
-    objects = load_resources(tmp_path / "config", key=key)
+    env = {name: value for name, value in os.environ.items() if name != "DRILL_BACKUP_KEY"}
+    opened = subprocess.run([sys.executable, "-c", OPEN_KEPT, str(config), str(tmp_path / "objects.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    objects = json.loads((tmp_path / "objects.json").read_text())
+    assert any(obj["kind"] == "Secret" and obj["metadata"]["name"].startswith("sh.helm.release") for obj in objects)
     assert "created" in k8s.restore_resources(objects)
     for component in ("toxiproxy", "prometheus", "redis"):
         k8s.start_component(component)
     k8s.start_component("mongodb", fresh_data=True)
     k8s.scale("app", 3)
     assert all(_healthy(url) for url in k8s.endpoints.apps)
-    with pytest.raises(BackupVerificationError, match="does not decrypt"):
-        load_resources(tmp_path / "config", key=new_key())
+    with pytest.raises(BackupVerificationError, match="another key"):
+        load_resources(config, key=new_key())
 
 
 RUNNER = ("from pathlib import Path\nfrom chaos.targets.config import DEFAULT_TARGETS, build_target, load_target\n"

@@ -89,7 +89,8 @@ def test_config_backup_never_writes_secrets_in_clear(stack: Any, tmp_path: Path,
     assert drill("verify", "config", "--backup-dir", str(out), key=backup_key).returncode == 0
     wrong = drill("verify", "config", "--backup-dir", str(out), key=drill("backup", "keygen").stdout.strip())
     assert wrong.returncode == 1
-    assert "does not decrypt" in wrong.stderr
+    assert "sealed with key id" in wrong.stderr, wrong.stderr
+    assert "DRILL_BACKUP_KEY is another key" in wrong.stderr
     missing = drill("backup", "config", "--output", str(tmp_path / "again"), key=None, workdir=workdir)
     assert missing.returncode == 2
     assert "DRILL_BACKUP_KEY" in missing.stderr

@@ -10,6 +10,7 @@ find it there — and be its owner's alone.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import secrets
 import stat
@@ -65,6 +66,17 @@ def test_customer_data_never_leaves_the_backup_store(tmp_path: Path) -> None:
     assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in kept)
     assert all(stat.S_IMODE(path.stat().st_mode) == 0o700 for path in [store, *store.rglob("*")] if path.is_dir())
 
+    # Kept after the run, the full backup opens in a new process without DRILL_BACKUP_KEY: the run's key
+    # is in the store beside it, and the evidence says so.
+    full = next(path for path in store.rglob("backup-all") if "rebuilt" in path.parent.name)
+    notes = {json.loads(path.read_text())["configuration key"] for path in written if path.name == "backups.json"}
+    assert any("stored beside its backups" in note for note in notes), notes
+    env = {name: value for name, value in os.environ.items() if name != "DRILL_BACKUP_KEY"}
+    verified = subprocess.run([sys.executable, "-m", "chaos.cli", "verify", "backups", "--backup-dir", str(full)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "config: backup verified" in verified.stdout, verified.stdout
+
 
 def test_with_a_key_the_store_holds_only_ciphertext_and_unseal_gives_a_backup_that_verifies(tmp_path: Path) -> None:
     marker = f"CUSTOMER{secrets.token_hex(16)}"
@@ -83,8 +95,10 @@ def test_with_a_key_the_store_holds_only_ciphertext_and_unseal_gives_a_backup_th
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:]
     kept = [path for path in store.rglob("*") if path.is_file()]
+    markers = {path.name for path in kept if not path.name.endswith(".enc")}
+    assert markers == {".chaos-drill-store", ".chaos-drill-run"}, markers  # the store's and the run's, no data
+    kept = [path for path in kept if path.name.endswith(".enc")]
     assert kept
-    assert all(path.name.endswith(".enc") for path in kept), kept
     assert not any(_holds(path, marker.encode()) for path in kept)
 
     sealed = next(path.parent for path in kept if path.name == "manifest.json.enc" and path.parent.name == "mongodb")
