@@ -35,9 +35,10 @@ VALUE_OPTIONS = (
     "--alluredir", "--budget-profile", "--budgets", "--drill-history", "--drill-report-dir", "--ledger-dir",
     "--probe-interval", "--probe-timeout", "--target", "--targets", "--workdir",
 )  # fmt: skip
-EXIT_CODES = {"passed": 0, "failed": 1, "usage": 2, "infrastructure": 3}
+EXIT_CODES = {"passed": 0, "failed": 1, "usage": 2, "infrastructure": 3, "nothing drilled": 4}
 INFRASTRUCTURE = (ToolNotFoundError, StartupError, TargetError, ToxiproxyError, WaitTimeoutError, OSError)
 INCONCLUSIVE = "inconclusive (verdict unknown)"
+UNSUPPORTED = "unsupported on"  # the start of a skip reason of a drill the target cannot run (fixtures/target.py)
 
 
 @dataclass(eq=False)  # registered as a pytest plugin: must stay hashable
@@ -48,6 +49,7 @@ class Outcomes:
     failed: list[str] = field(default_factory=list)
     inconclusive: list[str] = field(default_factory=list)
     infrastructure: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -56,6 +58,8 @@ class Outcomes:
         report = yield
         if report.passed and report.when == "call":
             self.passed.append(item.nodeid)
+        elif report.skipped and isinstance(report.longrepr, tuple) and UNSUPPORTED in str(report.longrepr[2]):
+            self.unsupported.append(item.nodeid)
         elif report.failed:
             error = call.excinfo.value if call.excinfo is not None else None
             where = f"{item.nodeid} ({report.when}): {type(error).__name__ if error else 'failed'}"
@@ -84,6 +88,8 @@ def exit_code(pytest_status: int, outcomes: Outcomes) -> int:
         return EXIT_CODES["infrastructure"]
     if outcomes.inconclusive or pytest_status != pytest.ExitCode.OK:
         return EXIT_CODES["failed"]
+    if outcomes.unsupported and not outcomes.passed:
+        return EXIT_CODES["nothing drilled"]  # green with nothing drilled would be a false pass
     return EXIT_CODES["passed"]
 
 
@@ -137,6 +143,9 @@ def run_drills(args: Sequence[str]) -> int:
     lines = [f"drill run: exit {code}: {counts}"]
     if status == pytest.ExitCode.NO_TESTS_COLLECTED:
         lines.append("drill run: the selection matched no drill (check -m / -k)")
+    if code == EXIT_CODES["nothing drilled"]:
+        lines.append(f"drill run: every selected drill ({len(outcomes.unsupported)}) is unsupported on this target: "
+                     "nothing was drilled")  # fmt: skip
     lines += [f"  failed: {item}" for item in outcomes.failed]
     lines += [f"  inconclusive: {item}" for item in outcomes.inconclusive]
     lines += [f"  infrastructure: {item}" for item in outcomes.infrastructure]

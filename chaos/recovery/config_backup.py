@@ -62,20 +62,24 @@ def _fernet(key: str | None, source: str = KEY_VARIABLE) -> Fernet:
         raise ConfigError(f"{source} is not a valid Fernet key: {exc}") from None
 
 
-def _key_for(backup_dir: Path, key: str | None) -> tuple[str, str]:
-    """The key to open ``backup_dir``'s secrets with, and where it came from."""
+def _key_for(backup_dir: Path, key: str | None, sealed_with: str | None = None) -> tuple[str, str]:
+    """The key to open ``backup_dir``'s secrets with, and where it came from: the key given; else, of
+    DRILL_BACKUP_KEY and the key stored beside the backup, the one whose id the manifest names (the first
+    when neither is)."""
     if key:
         return key, "the key given"
-    if os.environ.get(KEY_VARIABLE):
-        return os.environ[KEY_VARIABLE], KEY_VARIABLE
+    candidates = [(os.environ[KEY_VARIABLE], KEY_VARIABLE)] if os.environ.get(KEY_VARIABLE) else []
     stored = find_stored_key(backup_dir)
-    if stored is None:
+    if stored is not None:
+        try:
+            candidates.append((stored.read_text().strip(), str(stored)))
+        except OSError as exc:
+            if not candidates:
+                raise BackupVerificationError(f"{stored}: the stored key is unreadable ({exc.strerror})") from None
+    if not candidates:
         raise BackupVerificationError(f"{backup_dir}: no key to check its secrets with: {KEY_VARIABLE} is not set "
                                       "and no config.key is stored beside this backup in its store")  # fmt: skip
-    try:
-        return stored.read_text().strip(), str(stored)
-    except OSError as exc:
-        raise BackupVerificationError(f"{stored}: the stored key is unreadable ({exc.strerror})") from None
+    return next((found for found in candidates if key_id(found[0]) == sealed_with), candidates[0])
 
 
 def _seal(value: Any, fernet: Fernet, secrets: list[str], path: str = "") -> Any:
@@ -178,12 +182,12 @@ def verify_config(backup_dir: Path, *, key: str | None = None) -> dict[str, Any]
     if len(tokens) != len(manifest["secrets"]):
         raise BackupVerificationError(f"{backup_dir / 'environment.json'}: {len(tokens)} encrypted values, "
                                       f"manifest lists {len(manifest['secrets'])} secrets")  # fmt: skip
-    key, source = _key_for(backup_dir, key)
+    sealed_with = manifest.get("key id")
+    key, source = _key_for(backup_dir, key, sealed_with)
     try:
         fernet = _fernet(key, source)
     except ConfigError as exc:
         raise BackupVerificationError(f"{backup_dir}: {exc}") from None
-    sealed_with = manifest.get("key id")
     if sealed_with and sealed_with != key_id(key):
         raise BackupVerificationError(f"{backup_dir}: its secrets were sealed with key id {sealed_with}; {source} "
                                       f"is another key (id {key_id(key)}): give the key of that run")  # fmt: skip
@@ -213,7 +217,7 @@ def load_resources(backup_dir: Path, *, key: str | None = None) -> list[dict[str
     manifest = verify_config(backup_dir, key=key)
     if RESOURCES not in manifest["files"]:
         raise BackupVerificationError(f"{backup_dir}: this configuration backup holds no Kubernetes resources")
-    fernet = _fernet(_key_for(backup_dir, key)[0])
+    fernet = _fernet(_key_for(backup_dir, key, manifest.get("key id"))[0])
     objects = _read_resources(backup_dir)
     for obj in objects:
         if obj["kind"] == "Secret":

@@ -165,6 +165,8 @@ class BackupStore:
         and kept in its directory (``config.key``, 0600) so that the backup can be restored later."""
         if self._key:
             return self._key
+        if not self.run_id:
+            raise ValueError("a store without a run id keeps no key: give it the run's id")
         path = self._run_dir(self.run_id) / KEY_FILE
         if not path.exists():
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -41,6 +41,13 @@ def drill(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
                           timeout=timeout)  # fmt: skip
 
 
+def drill_run_with(targets: Path, scratch: Path) -> subprocess.CompletedProcess[str]:
+    """`drill run` of the database-failure drills with ``targets``, everything it writes under ``scratch``."""
+    return drill("run", "-m", "database_failure", f"--targets={targets}", f"--workdir={scratch}/runs",
+                 f"--ledger-dir={scratch}/ledger", f"--drill-report-dir={scratch}/report",
+                 f"--alluredir={scratch}/allure")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Live:
     """The sandbox the cases aim at, and the files they are given."""

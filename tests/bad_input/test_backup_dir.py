@@ -7,13 +7,13 @@ Each case runs the real ``drill run`` against the live sandbox of the matrix (te
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.bad_input.conftest import drill_run_with
 
 if TYPE_CHECKING:
     from tests.bad_input.conftest import Live
@@ -60,12 +60,7 @@ def test_a_backup_dir_the_store_did_not_make_is_refused(case: str, live: Live, t
     scratch = tmp_path / "scratch"
     fingerprint = live.fingerprint()
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "chaos.cli", "run", "-m", "database_failure", f"--targets={targets}",
-         f"--workdir={scratch}/runs", f"--ledger-dir={scratch}/ledger", f"--drill-report-dir={scratch}/report",
-         f"--alluredir={scratch}/allure"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    result = drill_run_with(targets, scratch)
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-3000:]
     assert f"{targets}: targets.sandbox.backup_dir: " in output, output[-3000:]

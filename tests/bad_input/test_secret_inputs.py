@@ -7,18 +7,18 @@ matrix (tests/bad_input/conftest.py) with a targets file of its own.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.bad_input.conftest import drill_run_with
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.bad_input.conftest import Live
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "Zq81nTw4Lk02Hs95Rv37Xp"  # 22 letters and digits, as a webhook token is
 TARGET = ("targets:\n  sandbox:\n    kind: local\n    drill_allowed: true\n    replicas: 3\n"
           "    blast_radius: {max_replicas: 3, max_fraction: 1.0}\n    notifications:\n")  # fmt: skip
@@ -43,12 +43,7 @@ def test_a_literal_secret_in_a_notification_url_is_refused(
     scratch = tmp_path / "scratch"
     before = live.fingerprint()
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "chaos.cli", "run", "-m", "database_failure", f"--targets={targets}",
-         f"--workdir={scratch}/runs", f"--ledger-dir={scratch}/ledger", f"--drill-report-dir={scratch}/report",
-         f"--alluredir={scratch}/allure"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    result = drill_run_with(targets, scratch)
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-3000:]
     assert f"{targets}: targets.sandbox.notifications.{key}: " in output, output[-3000:]

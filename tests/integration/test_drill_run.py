@@ -104,7 +104,8 @@ def test_every_option_that_takes_a_value_is_joined_to_it() -> None:
 def test_a_drill_the_target_cannot_run_is_reported_unsupported_never_passed(tmp_path: Path) -> None:
     """Taking a container off its network needs Docker: on the sandbox the drill is unsupported, nothing starts."""
     result = drill_run(tmp_path, "-m", "network_failure", "-k", "taken_off")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert result.returncode == 4, result.stdout[-2000:] + result.stderr  # nothing drilled: not a pass
+    assert "every selected drill (2) is unsupported on this target: nothing was drilled" in result.stderr
     assert "UNSUPPORTED The MongoDB server is taken off its network, then put back" in result.stdout
     assert "needs take a component off its network and put it back, without a proxy" in result.stdout
     scenarios = json.loads((tmp_path / "report" / "drill-report.json").read_text())["scenarios"]

@@ -65,10 +65,17 @@ def test_a_kept_backup_opens_in_a_new_process_with_the_key_the_store_kept(tmp_pa
 def test_a_failed_check_names_its_cause(tmp_path: Path) -> None:
     store, output = _kept(tmp_path)
     other = _run("-m", "chaos.cli", "backup", "keygen").stdout.strip()
+    # Another DRILL_BACKUP_KEY in the shell does not hide the key the store kept for this backup...
+    aside = _run("-m", "chaos.cli", "verify", "config", "--backup-dir", str(output), key=other)
+    assert aside.returncode == 0, aside.stderr
+    # ...but without that key, the check says the key is another one, naming both.
+    kept = store.root / "run-1" / KEY_FILE
+    moved = kept.rename(tmp_path / "elsewhere.key")
     wrong = _run("-m", "chaos.cli", "verify", "config", "--backup-dir", str(output), key=other)
     assert wrong.returncode == 1
-    assert f"sealed with key id {key_id(store.config_key())}" in wrong.stderr, wrong.stderr
+    assert f"sealed with key id {key_id(moved.read_text().strip())}" in wrong.stderr, wrong.stderr
     assert f"DRILL_BACKUP_KEY is another key (id {key_id(other)})" in wrong.stderr
+    moved.rename(kept)
 
     environment = output / "environment.json"
     sealed = json.loads(environment.read_text())
@@ -86,7 +93,7 @@ def test_a_failed_check_names_its_cause(tmp_path: Path) -> None:
     assert "does not decrypt with" in forged.stderr, forged.stderr
     assert "it was altered" in forged.stderr
 
-    (store.root / "run-1" / KEY_FILE).unlink()
+    kept.unlink()
     keyless = _run("-m", "chaos.cli", "verify", "config", "--backup-dir", str(output))
     assert keyless.returncode == 1
     assert "DRILL_BACKUP_KEY is not set and no config.key is stored" in keyless.stderr, keyless.stderr

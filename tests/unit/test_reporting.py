@@ -106,6 +106,9 @@ def test_an_edited_evidence_list_is_caught_by_the_manifest_hash(tmp_path: Path) 
     (2, {}, 3),  # interrupted: the run did not finish
     (4, {}, 2),
     (5, {}, 2),  # the selection matched nothing
+    (0, {"unsupported": 2}, 4),  # nothing drilled: never green
+    (0, {"unsupported": 2, "passed": 1}, 0),
+    (1, {"unsupported": 2, "failed": 1}, 1),
 ])  # fmt: skip
 def test_exit_codes_for_the_weekly_job(status: int, kinds: dict[str, int], expected: int) -> None:
     outcomes = Outcomes()
