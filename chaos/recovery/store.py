@@ -68,19 +68,22 @@ def _homes() -> set[Path]:
     return {home.resolve() for home in homes}
 
 
-def root_problem(root: Path, *, protected: Iterable[tuple[Path, str]] = ()) -> str | None:
-    """Why ``root`` cannot be a backup store's root, or None. ``protected``: directories (the checkout, the
-    reports) it may be neither nor above, nor (for the reports) under, each with what it is."""
+def root_problem(root: Path, *, protected: Iterable[tuple[Path, str]] = (), shared: Iterable[Path] = ()) -> str | None:
+    """Why ``root`` cannot be a backup store's root, or None. ``protected``: directories (the checkout) it may
+    be neither nor above, each with what it is; ``shared``: the reports, which it may be neither, nor above,
+    nor inside."""
     resolved = root.resolve()
     if resolved in SYSTEM_DIRS or any(resolved == tree or tree in resolved.parents for tree in SYSTEM_TREES):
         return f"{root}: a system directory; pick a directory of its own, such as .drill/backups"
     if any(resolved == home or resolved in home.parents for home in _homes()):
         return f"{root}: a home directory (or one above it); pick a directory of its own inside it"
-    for directory, what in protected:
+    shared = [directory.resolve() for directory in shared]
+    for directory, what in [*protected, *((directory, "the reports") for directory in shared)]:
         directory = directory.resolve()
         if resolved == directory or resolved in directory.parents:
             return f"{root}: {what} {directory} (or a directory above it); pick a directory of its own"
-        if what == "the reports" and directory in resolved.parents:
+    for directory in shared:
+        if directory in resolved.parents:
             return f"{root}: inside the reports {directory}, which are shared as evidence; backups never go there"
     if resolved.exists() and not resolved.is_dir():
         return f"{root}: exists and is not a directory"

@@ -153,8 +153,7 @@ def test_a_root_the_store_did_not_make_is_refused_and_left_as_it_was(
     make, why = REFUSED[case]
     root = make(tmp_path)
     before = {str(path): path.stat().st_mode for path in [root, *root.iterdir()]} if root.is_dir() else None
-    protected = [(checkout, "the checkout"), (checkout / "reports", "the reports")]
-    problem = root_problem(root, protected=protected)
+    problem = root_problem(root, protected=[(checkout, "the checkout")], shared=[checkout / "reports"])
     assert problem is not None
     assert why in problem, problem
     if case in ("the checkout", "above the checkout", "the reports", "inside the reports", "''"):
