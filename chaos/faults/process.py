@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chaos.errors import ConfigError, FaultNotObservedError, RevertError, SafetyError
+from chaos.errors import ConfigError, FaultNotObservedError, RevertError, SafetyError, WaitTimeoutError
 from chaos.faults.base import Fault
 from chaos.servers import launch
 from chaos.servers.process import pid_alive
 from chaos.targets.base import is_running
+from chaos.wait import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -207,14 +208,24 @@ class Kill(_ProcessFault):
             self.component: answers(self.target.endpoints, self.component)}  # fmt: skip
         self._await_gone(list(self.killed.values()), endpoints)
 
+    def _await_answer(self) -> None:
+        """Until the data store answers again: a process restarted for it (by a kubelet, in place) runs a
+        moment before it listens, and its Service routes to it only once its readiness probe passed."""
+        assert self.target is not None
+        check = answers(self.target.endpoints, self.component)
+        try:
+            wait_for(check, what=f"{self.component} to answer", timeout=COME_BACK_TIMEOUT_S, interval=0.1)
+        except WaitTimeoutError:
+            seen = f"{self.component} was started again but does not answer after {COME_BACK_TIMEOUT_S:g}s"
+            raise RevertError(f"{self.describe()}: {seen}") from None
+
     def _undo(self) -> None:
         if self.target is None or not (self.killed or self._rebuilt):
             return
         if self.component != "app":
             if not is_running(self.target, self.component):
                 self.target.start_component(self.component)
-            if not answers(self.target.endpoints, self.component)():
-                raise RevertError(f"{self.describe()}: {self.component} was started again but does not answer")
+            self._await_answer()
             return
         deadline = time.monotonic() + COME_BACK_TIMEOUT_S
         while True:
