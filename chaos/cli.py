@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
                                                        "exit 1 on any missing, changed or unlisted file")  # fmt: skip
     check.add_argument("run_dir", type=inputs.existing_dir,
                        help="a run directory: reports/<run-id> (or reports/latest)")  # fmt: skip
+    check.add_argument("--manifest-sha256", metavar="SHA", type=inputs.sha256_hex,
+                       help="the evidence manifest SHA-256 the run printed (kept in a CI log): any other is a "
+                            "mismatch; without it the manifest is only checked against itself")  # fmt: skip
 
     look = commands.add_parser("review", help="the plan's review_procedures: the last runs per part of the plan, "
                                                "as Markdown")  # fmt: skip
@@ -236,11 +239,12 @@ def _review(args: argparse.Namespace) -> int:
 
 
 def _evidence(args: argparse.Namespace) -> int:
-    check = verify_evidence(args.run_dir)
+    check = verify_evidence(args.run_dir, args.manifest_sha256)
     for problem in check.problems:
         print(f"MISMATCH {problem}")
     if check.ok:
-        print(f"ok: {check.checked} evidence files match; manifest SHA-256 {check.manifest_sha256}")
+        pinned = "the one given" if args.manifest_sha256 else "compare it with the one the run printed"
+        print(f"ok: {check.checked} evidence files match; manifest SHA-256 {check.manifest_sha256} ({pinned})")
     return 0 if check.ok else 1
 
 

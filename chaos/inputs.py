@@ -31,6 +31,7 @@ __all__ = [
     "new_dir",
     "redis_url",
     "seconds",
+    "sha256_hex",
     "whole_number",
     "writable_dir",
 ]
@@ -105,6 +106,12 @@ def _shown(uri: str) -> str:
     """A URI as an error message may show it: without its password."""
     scheme, sep, rest = uri.partition("://")
     return repr(f"{scheme}{sep}{rest.split('@', 1)[-1]}" if "@" in rest else uri)
+
+
+def sha256_hex(text: str) -> str:
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a SHA-256 (64 hexadecimal digits)")
+    return text.lower()
 
 
 def database_name(text: str) -> str:

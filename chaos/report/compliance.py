@@ -4,10 +4,12 @@
 pictures inline) state the drill id, time, environment and plan version, each
 scenario's figures against its budgets and its verdict, the Appendix A
 checklists, the trends, and every evidence file of the run with its SHA-256.
-The manifest's own SHA-256 (over its canonical JSON) is printed at the end of a
-run, so a copy of it kept elsewhere — a CI log — pins the whole evidence set.
-``verify_evidence`` re-hashes every file and reports what is missing, changed or
-not listed.
+``evidence-manifest.json``, written last, lists every file of the run directory
+with its SHA-256 — the compliance report's two files included, since they are
+what an auditor reads. The manifest's own SHA-256 (over its canonical JSON) is
+printed at the end of a run, so a copy of it kept elsewhere — a CI log — pins
+the whole evidence set, the verdicts with it. ``verify_evidence`` re-hashes
+every file the manifest lists and reports what is missing, changed or not listed.
 """
 
 from __future__ import annotations
@@ -27,20 +29,21 @@ from chaos.report.summary import users_view
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["COMPLIANCE_FILES", "EvidenceCheck", "manifest_sha256", "verify_evidence", "write_compliance"]
+__all__ = ["COMPLIANCE_FILES", "MANIFEST", "EvidenceCheck", "manifest_sha256", "verify_evidence", "write_compliance"]
 
 COMPLIANCE_FILES = ("compliance.json", "compliance.html")
+MANIFEST = "evidence-manifest.json"
 
 
-def _evidence_paths(run_dir: Path) -> list[str]:
-    """Every file of the run directory but the compliance report itself, relative and sorted."""
+def _evidence_paths(run_dir: Path, *, leave_out: tuple[str, ...]) -> list[str]:
+    """Every file of the run directory but those named in ``leave_out``, relative and sorted."""
     paths = (path for path in sorted(run_dir.rglob("*")) if path.is_file() and not path.is_symlink())
-    return [relative for path in paths if (relative := path.relative_to(run_dir).as_posix()) not in COMPLIANCE_FILES]
+    return [relative for path in paths if (relative := path.relative_to(run_dir).as_posix()) not in leave_out]
 
 
-def _evidence(run_dir: Path) -> list[dict[str, Any]]:
+def _evidence(run_dir: Path, *, leave_out: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{"path": relative, "sha256": sha256_file(run_dir / relative), "size": (run_dir / relative).stat().st_size}
-            for relative in _evidence_paths(run_dir)]  # fmt: skip
+            for relative in _evidence_paths(run_dir, leave_out=leave_out)]  # fmt: skip
 
 
 def manifest_sha256(files: list[dict[str, Any]]) -> str:
@@ -67,10 +70,11 @@ def _scenario(scenario: dict[str, Any]) -> dict[str, Any]:
 def write_compliance(
     run_dir: Path, *, run_id: str, started_at: float, environment: dict[str, str], summary: dict[str, Any],
     trends: dict[str, Any], pictures: dict[str, Path], coverage: dict[str, Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    """Write compliance.json and compliance.html into ``run_dir``; returns the JSON document."""
+) -> str:  # fmt: skip
+    """Write compliance.json and compliance.html into ``run_dir``, then the evidence manifest over every file of
+    it, the report's included; returns the manifest's SHA-256, the figure to keep elsewhere."""
     redact = Redactor()
-    files = _evidence(run_dir)
+    files = _evidence(run_dir, leave_out=(*COMPLIANCE_FILES, MANIFEST))
     scenarios = [_scenario(scenario) for scenario in summary["scenarios"]]
     counts = {verdict: sum(1 for s in scenarios if s["verdict"] == verdict)
               for verdict in ("passed", "failed", "unknown", "unsupported")}  # fmt: skip
@@ -84,11 +88,13 @@ def write_compliance(
         "scenarios": scenarios,
         "coverage": coverage or {"parts": []},
         "trends": trends,
-        "evidence": {"files": files, "manifest_sha256": manifest_sha256(files)},
+        "evidence": {"files": files, "manifest": MANIFEST},
     }
     (run_dir / "compliance.json").write_text(redact(json.dumps(document, indent=2)))
     (run_dir / "compliance.html").write_text(redact(_html(document, pictures)))
-    return document
+    pinned = _evidence(run_dir, leave_out=(MANIFEST,))
+    (run_dir / MANIFEST).write_text(json.dumps({"drill_id": run_id, "files": pinned}, indent=2))
+    return manifest_sha256(pinned)
 
 
 STYLE = """
@@ -191,9 +197,9 @@ def _html(document: dict[str, Any], pictures: dict[str, Path]) -> str:
             out.append(f"<h3>{_cell(scenario['name'])}</h3>" + "".join(_image(picture) for picture in drawn))
     evidence = document["evidence"]
     out.append(
-        f"<h2>Evidence</h2><p>{len(evidence['files'])} files. SHA-256 of the manifest: "
-        f"<code>{evidence['manifest_sha256']}</code>. Re-check offline with "
-        "<code>drill evidence verify DIR</code>.</p>"
+        f"<h2>Evidence</h2><p>{len(evidence['files'])} files, listed below; <code>{evidence['manifest']}</code> "
+        "lists them with this report's two files, and its SHA-256, printed at the end of the run, pins them all. "
+        "Re-check offline with <code>drill evidence verify DIR --manifest-sha256 SHA</code>.</p>"
         "<table><tr><th>file</th><th>bytes</th><th>SHA-256</th></tr>"
     )
     out += [f"<tr><td><code>{_cell(item['path'])}</code></td><td>{item['size']}</td><td><code>{item['sha256']}"
@@ -213,36 +219,36 @@ class EvidenceCheck:
         return not self.problems
 
 
-def verify_evidence(run_dir: Path) -> EvidenceCheck:
-    """Re-hash every file the compliance report lists; report missing, changed and unlisted files."""
+def verify_evidence(run_dir: Path, expected_sha256: str | None = None) -> EvidenceCheck:
+    """Re-hash every file the evidence manifest lists; report missing, changed and unlisted files, a report not
+    pinned by it, and a manifest whose SHA-256 is not ``expected_sha256`` (the one the run printed)."""
     check = EvidenceCheck()
-    path = run_dir / "compliance.json"
+    path = run_dir / MANIFEST
     try:
-        document = json.loads(path.read_text())
-        files = document["evidence"]["files"]
-        recorded = document["evidence"]["manifest_sha256"]
+        files = json.loads(path.read_text())["files"]
+        listed = {item["path"]: item["sha256"] for item in files}
     except FileNotFoundError:
-        check.problems.append(f"{path}: missing; not a drill run directory")
+        check.problems.append(f"{path}: missing; not a drill run directory, or a run's evidence never pinned")
         return check
     except (ValueError, KeyError, TypeError) as exc:
         check.problems.append(f"{path}: unreadable: {type(exc).__name__}: {exc}")
         return check
     check.manifest_sha256 = manifest_sha256(files)
-    if check.manifest_sha256 != recorded:
-        check.problems.append(f"{path}: the evidence list was changed: its SHA-256 is {check.manifest_sha256}, "
-                              f"the report records {recorded}")  # fmt: skip
-    listed = set()
-    for item in files:
-        listed.add(item["path"])
-        file = run_dir / item["path"]
+    if expected_sha256 is not None and check.manifest_sha256 != expected_sha256.lower():
+        check.problems.append(f"{path}: its SHA-256 is {check.manifest_sha256}, not the {expected_sha256} given: "
+                              "the evidence list was changed after the run")  # fmt: skip
+    check.problems += [f"{run_dir / name}: not in the evidence manifest: the report is not pinned"
+                       for name in COMPLIANCE_FILES if name not in listed]  # fmt: skip
+    for relative, recorded in listed.items():
+        file = run_dir / relative
         if not file.is_file():
             check.problems.append(f"{file}: missing")
             continue
         check.checked += 1
         digest = sha256_file(file)
-        if digest != item["sha256"]:
-            check.problems.append(f"{file}: SHA-256 {digest} differs from the recorded {item['sha256']}")
-    for relative in _evidence_paths(run_dir):  # listed files were hashed above; the rest only need naming
+        if digest != recorded:
+            check.problems.append(f"{file}: SHA-256 {digest} differs from the recorded {recorded}")
+    for relative in _evidence_paths(run_dir, leave_out=(MANIFEST,)):  # listed files were hashed above
         if relative not in listed:
             check.problems.append(f"{run_dir / relative}: not in the evidence list (added after the run)")
     return check

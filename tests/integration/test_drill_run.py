@@ -43,8 +43,10 @@ def test_a_breached_budget_fails_the_drill_exits_1_and_the_evidence_verifies(tmp
     events = [moment["event"] for moment in scenario["timeline"]]
     assert events.index("fault_injected") < events.index("recovery_started") < events.index("recovery_finished")
     assert list((tmp_path / "runs").iterdir()) == []  # the failing drill's sandbox was torn down
-    verify = subprocess.run([sys.executable, "-m", "chaos.cli", "evidence", "verify", str(tmp_path / "report")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    [printed] = re.findall(r"evidence manifest SHA-256 ([0-9a-f]{64})", result.stdout)
+    evidence_verify = [sys.executable, "-m", "chaos.cli", "evidence", "verify", str(tmp_path / "report")]
+    verify = subprocess.run([*evidence_verify, f"--manifest-sha256={printed}"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
     assert verify.returncode == 0, verify.stdout
     assert verify.stdout.startswith("ok: ")
     # The compliance report accounts for every part of the plan; the breached drill's parts show its verdict.
@@ -62,6 +64,12 @@ def test_a_breached_budget_fails_the_drill_exits_1_and_the_evidence_verifies(tmp
     assert rows["rpo/logs"]["status"] == "untested"
     assert rows["scenario/network-failure"]["status"] == "not drilled"
     assert "Plan coverage" in (tmp_path / "report" / "compliance.html").read_text()
+    report = tmp_path / "report" / "compliance.json"  # the failed verdict an auditor reads is pinned with the rest
+    report.write_text(report.read_text().replace('"verdict": "failed"', '"verdict": "passed"'))
+    verify = subprocess.run([*evidence_verify, f"--manifest-sha256={printed}"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert verify.returncode == 1
+    assert "compliance.json: SHA-256" in verify.stdout, verify.stdout
 
 
 def test_a_missing_server_binary_is_an_infrastructure_error_exit_3(tmp_path: Path) -> None:

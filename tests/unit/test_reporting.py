@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from chaos.recovery.files import sha256_file
 from chaos.report.allure import CATEGORIES
-from chaos.report.compliance import verify_evidence, write_compliance
+from chaos.report.compliance import COMPLIANCE_FILES, MANIFEST, verify_evidence, write_compliance
 from chaos.report.history import regressions, run_entry
 from chaos.report.plot import timeline_png
 from chaos.report.record import DrillRecord
@@ -62,22 +63,23 @@ def test_a_data_loss_window_regresses_too() -> None:
     assert found.figure == "RPO user_data"
 
 
-def _compliance(run_dir: Path) -> dict[str, object]:
+def _compliance(run_dir: Path) -> str:
     (run_dir / "scenario").mkdir(parents=True)
     (run_dir / "scenario" / "ack-log.jsonl").write_text('{"id": 1}\n')
     (run_dir / "drill-report.json").write_text("{}")
-    summary = {"scenarios": [{"name": "s", "feature": "f", "tags": ["drill"], "verdict": "passed",
+    summary = {"scenarios": [{"name": "s", "feature": "f", "tags": ["drill"], "verdict": "failed",
                               "evidence_dir": "scenario",
-                              "rto": {"measured_s": 1.0, "resolution_s": 0.05, "budget_s": 30, "verdict": "passed"},
+                              "rto": {"measured_s": 1.0, "resolution_s": 0.05, "budget_s": 30, "verdict": "failed"},
                               "rpo": {}, "judgements": [], "checklists": []}]}  # fmt: skip
     return write_compliance(run_dir, run_id="r1", started_at=0.0, environment={"target": "sandbox"},
                             summary=summary, trends={"runs": 1, "regressions": []}, pictures={})  # fmt: skip
 
 
 def test_evidence_verifies_until_a_file_is_changed_removed_or_added(tmp_path: Path) -> None:
-    document = _compliance(tmp_path)
-    assert len(document["evidence"]["files"]) == 2  # type: ignore[index]
-    assert verify_evidence(tmp_path).ok
+    printed = _compliance(tmp_path)
+    pinned = {item["path"] for item in json.loads((tmp_path / MANIFEST).read_text())["files"]}
+    assert pinned == {"scenario/ack-log.jsonl", "drill-report.json", *COMPLIANCE_FILES}
+    assert verify_evidence(tmp_path, printed).ok
     (tmp_path / "scenario" / "ack-log.jsonl").write_text('{"id": 2}\n')
     (tmp_path / "extra.txt").write_text("x")
     (tmp_path / "drill-report.json").unlink()
@@ -87,14 +89,38 @@ def test_evidence_verifies_until_a_file_is_changed_removed_or_added(tmp_path: Pa
     assert any("extra.txt: not in the evidence list" in problem for problem in problems)
 
 
-def test_an_edited_evidence_list_is_caught_by_the_manifest_hash(tmp_path: Path) -> None:
+@pytest.mark.parametrize("report", COMPLIANCE_FILES)
+def test_a_failed_drill_edited_to_passed_in_the_report_an_auditor_reads_is_caught(tmp_path: Path, report: str) -> None:
+    printed = _compliance(tmp_path)
+    path = tmp_path / report
+    edited = path.read_text().replace("failed", "passed")
+    assert edited != path.read_text()
+    path.write_text(edited)
+    [problem] = verify_evidence(tmp_path, printed).problems
+    assert f"{report}: SHA-256" in problem
+
+
+def test_a_manifest_rewritten_to_match_an_edit_is_caught_by_the_printed_sha256(tmp_path: Path) -> None:
+    printed = _compliance(tmp_path)
+    report = tmp_path / "compliance.json"
+    report.write_text(report.read_text().replace('"verdict": "failed"', '"verdict": "passed"'))
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    for item in manifest["files"]:
+        if item["path"] == "compliance.json":
+            item["sha256"], item["size"] = sha256_file(report), report.stat().st_size
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    assert verify_evidence(tmp_path).ok  # consistent with itself: only a copy kept elsewhere can tell
+    [problem] = verify_evidence(tmp_path, printed).problems
+    assert f"not the {printed} given" in problem
+
+
+def test_a_report_left_out_of_the_manifest_is_named(tmp_path: Path) -> None:
     _compliance(tmp_path)
-    path = tmp_path / "compliance.json"
-    data = json.loads(path.read_text())
-    data["evidence"]["files"] = data["evidence"]["files"][:1]  # drop a file from the list
-    path.write_text(json.dumps(data))
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    manifest["files"] = [item for item in manifest["files"] if item["path"] != "compliance.html"]
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
     problems = verify_evidence(tmp_path).problems
-    assert any("the evidence list was changed" in problem for problem in problems)
+    assert any("compliance.html: not in the evidence manifest: the report is not pinned" in p for p in problems)
 
 
 @pytest.mark.parametrize(("status", "kinds", "expected"), [
