@@ -11,8 +11,10 @@ one record per request, timed by the crowd's process on the wall clock.
   through, beside the prober's RTO.
 - Latency is judged per bin of ``bin_s`` seconds: a bin's p95 counts every
   answered request and every timed-out one (at its time waited, like the
-  probes); a request refused or failed fast has no latency worth counting, the
-  error rate judges it. Latency is back at the start of the first run of
+  probes); a request that failed otherwise (refused, an HTTP error, fast or
+  not) is never a latency sample: it counts as never answered, so a bin where
+  more than 5% of the requests failed has no p95 within any threshold. A
+  fast error is a user not served, not a fast answer. Latency is back at the start of the first run of
   ``confirm_s`` seconds of bins that each hold ``min_requests`` answers and
   whose p95 is within the threshold. That moment is known to within one bin:
   the figure's resolution, stated in the reason.
@@ -132,7 +134,7 @@ class LatencyBin:
     requests: int
     failed: int
     answered: int  # requests with a latency worth counting: answered, or timed out
-    p95_s: float | None
+    p95_s: float | None  # math.inf: more than 5% of the bin's requests failed (never answered)
 
 
 def latency_bins(requests: Sequence[UserRequest], *, start: float, end: float, bin_s: float) -> list[LatencyBin]:
@@ -145,9 +147,9 @@ def latency_bins(requests: Sequence[UserRequest], *, start: float, end: float, b
             grouped[index].append(request)
     bins = []
     for index, inside in enumerate(grouped):
-        timed = sorted(r.seconds for r in inside if r.ok or r.error == "timeout" or r.error.startswith("HTTP"))
+        waits = sorted(r.seconds if r.ok or r.error == "timeout" else math.inf for r in inside)
         bins.append(LatencyBin(start=start + index * bin_s, requests=len(inside), failed=sum(not r.ok for r in inside),
-                               answered=len(timed), p95_s=percentile(timed, 95)))  # fmt: skip
+                               answered=sum(w != math.inf for w in waits), p95_s=percentile(waits, 95)))  # fmt: skip
     return bins
 
 
@@ -188,7 +190,8 @@ def latency_recovery(
         if start > last_start:
             worst = max((b.p95_s for b in bins[: last_start + 1] if b.p95_s is not None), default=None)
             thin = sum(b.answered < min_requests for b in bins[: last_start + 1])
-            shown = "no answers" if worst is None else f"worst p95 {worst * 1000:.0f} ms"
+            shown = ("no answers" if worst is None else "in some bin more than 5% of the requests failed"
+                     if worst == math.inf else f"worst p95 {worst * 1000:.0f} ms")  # fmt: skip
             return LatencyRecovery(Verdict.FAILED, f"user latency not back ({limit}) within {within_s:g}s of "
                                                    f"recovery: {shown}; {thin} bins with fewer than {min_requests} "
                                                    f"answers ({resolution})", None)  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from chaos.measure.load import (
@@ -59,13 +61,24 @@ def test_user_outage_runs_from_the_first_failed_start_to_the_last_failed_end() -
     assert user_outage(steady(0, 5, per_s=2, seconds=0.01), after=0) is None
 
 
-def test_latency_bins_count_timeouts_at_their_wait_but_not_fast_refusals() -> None:
-    answered = steady(0, 1, per_s=10, seconds=0.05)
+def test_latency_bins_count_timeouts_at_their_wait_and_failures_as_never_answered() -> None:
+    answered = steady(0, 1, per_s=40, seconds=0.05)
     timed_out = [UserRequest(0.5, 5.0, "open event", ok=False, error="timeout")]
     refused = [UserRequest(0.5, 0.001, "open event", ok=False, error="refused")]
     (only,) = latency_bins(answered + timed_out + refused, start=0, end=1, bin_s=1)
-    assert (only.requests, only.failed, only.answered) == (12, 2, 11)
-    assert only.p95_s == 5.0
+    assert (only.requests, only.failed, only.answered) == (42, 2, 41)
+    assert only.p95_s == 0.05  # 2 of 42 failed: within the 5% a p95 leaves out
+    (worse,) = latency_bins(answered[:10] + timed_out + refused, start=0, end=1, bin_s=1)
+    assert worse.p95_s == math.inf  # 1 of 12 never answered: more than 5%, no p95 within any threshold
+
+
+@pytest.mark.parametrize("error", ["HTTP 503", "refused"])
+def test_users_failing_fast_after_the_fault_are_no_latency_back(error: str) -> None:
+    failing = steady(100, 140, per_s=10, seconds=0.005, ok=False, error=error)  # every request fails, fast
+    result = latency_recovery(failing, recovered_at=100, observed_until=140, threshold_s=0.2, within_s=30, bin_s=1,
+                              confirm_s=5)  # fmt: skip
+    assert result.verdict is Verdict.FAILED, result.reason
+    assert "more than 5% of the requests failed" in result.reason
 
 
 def test_latency_back_at_the_start_of_the_first_good_run() -> None:
