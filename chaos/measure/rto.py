@@ -13,7 +13,8 @@ longer recovery; a flap before confirmation resets its stream's streak.
 Detection is the first failed sample of a real outage: a stream failing more
 than BLIP_RUN samples in a row. A lone failed probe is not the fault being seen
 (a graceful stop may take seconds to land, and a blip before it must not pass
-for detection and recovery). Recovery is never confirmed before ``not_before``,
+for detection and recovery); with blips alone after the fault, the RTO is
+unknown. Recovery is never confirmed before ``not_before``,
 the moment the fault was observed to land.
 
 Outage bounds come from sustained failure alone: per stream, an outage starts at
@@ -111,9 +112,14 @@ def measure_rto(
 
     after = sorted((sample for sample in samples if sample.mono >= fault_at), key=lambda sample: sample.mono)
     real = [window.start for window in sustained_outages(after, consecutive=consecutive)]
-    first_failed = min(real) if real else next((sample.mono for sample in after if not sample.ok), None)
-    if first_failed is None:
-        return result(Verdict.UNKNOWN, "the prober never saw the fault: no failed probe after injection")
+    if not real:
+        blips = sum(1 for sample in after if not sample.ok)
+        if not blips:
+            return result(Verdict.UNKNOWN, "the prober never saw the fault: no failed probe after injection")
+        return result(Verdict.UNKNOWN, f"the prober never saw the fault as an outage: {blips} failed probe(s) "
+                                       f"after injection, never more than {BLIP_RUN} in a row on one check "
+                                       f"(blips a loaded machine makes without any fault)")  # fmt: skip
+    first_failed = min(real)
     confirm_from = max(first_failed, not_before if not_before is not None else fault_at)
     streaks = {stream: _Streak() for stream in streams}
     latest_ok: dict[str, bool] = {}
