@@ -53,7 +53,7 @@ from typing import Any
 
 import gevent
 import requests
-from locust import HttpUser, between, events, task
+from locust import HttpUser, events, task
 
 _log: Any = None
 _log_lock = threading.Lock()
@@ -69,6 +69,7 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--request-timeout", type=float, default=5.0, help="seconds a user waits for an answer")
     parser.add_argument("--drill-parent", type=int, default=0, help="stop when this process is no longer the parent")
     parser.add_argument("--user-prefix", default="load", help="prefix of the ids of the users this run creates")
+    parser.add_argument("--think-s", default="2,6", help="MIN,MAX seconds a user thinks between two actions")
 
 
 @events.init.add_listener
@@ -119,8 +120,11 @@ def _record(line: dict[str, Any]) -> None:
 
 
 class CalendarUser(HttpUser):
-    wait_time = between(2, 6)
     host = "http://127.0.0.1"  # replaced by --host or --replica-urls
+    think = (2.0, 6.0)  # replaced by --think-s
+
+    def wait_time(self) -> float:
+        return random.uniform(*self.think)
 
     def on_start(self) -> None:
         options = self.environment.parsed_options
@@ -128,6 +132,9 @@ class CalendarUser(HttpUser):
         self.urls = [url.rstrip("/") for url in urls.split(",") if url]
         self.timeout = options.request_timeout if options is not None else 5.0
         self.prefix = options.user_prefix if options is not None else "load"
+        if options is not None:
+            low, high = (float(part) for part in options.think_s.split(","))
+            self.think = (low, high)
         self.session = requests.Session()
         self.events: list[str] = []
         self.sign_in()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from pytest_bdd import given, parsers, then
 
-from chaos.measure.crowd import Crowd
+from chaos.measure.crowd import THINK_S, Crowd
 from chaos.measure.load import error_rate, judge_error_rate, latency_recovery, load_summary, user_outage
 from chaos.measure.verdict import Verdict
 from chaos.report.plot import load_png
@@ -46,7 +46,8 @@ def _to_wall(mono: float) -> float:
 def _describe_users(args: dict[str, Any], context: PlanContext) -> str:
     where = "the app Service" if context.target.kind == "kubernetes" else "the replicas in turn"
     return (f"LOAD {args['users']} simulated users (locust, its own process) sign in, browse their week and create, "
-            f"move and cancel events through {where}, 2-6 s between actions; every request logged")  # fmt: skip
+            f"move and cancel events through {where}, {THINK_S[0]:g}-{THINK_S[1]:g} s between actions; every request "
+            "logged")  # fmt: skip
 
 
 @given(planned(USERS, _describe_users), target_fixture="crowd")
@@ -110,12 +111,22 @@ def _report(crowd: Crowd, drill: DrillRecord, code: int | None) -> None:
 
 
 def _wait_observed(crowd: Crowd, until: float) -> None:
-    """Until the crowd's log holds every request that started before ``until`` (wall clock)."""
+    """Until the crowd's log holds every request that started before ``until`` (wall clock), or a crowd
+    still there would have by now: users that fell silent while locust runs never get there."""
+    give_up = crowd.gives_up_at(until)
     while True:
         crowd.requests()
-        if crowd.observed_until() >= until or not crowd.running:
+        if crowd.observed_until() >= until or not crowd.running or time.time() >= give_up:
             return
         time.sleep(0.25)
+
+
+def _not_observed(crowd: Crowd, until: float) -> str:
+    """Why the crowd's log does not cover the window to ``until``."""
+    if not crowd.running:
+        return f"the crowd stopped (locust exit code {crowd.stop()}) before the window was observed to its end"
+    return (f"the users fell silent {until - crowd.observed_until():.1f}s before the window's end (locust still "
+            "running): the window was not observed to its end")  # fmt: skip
 
 
 def _describe_error_rate(args: dict[str, Any], context: PlanContext) -> str:
@@ -136,8 +147,7 @@ def error_rate_during_recovery(crowd: Crowd, drill: DrillRecord, percent: float)
         end = max(back, fault.wall + MIN_WINDOW_S)
         _wait_observed(crowd, end)
         if crowd.observed_until() < end:
-            verdict, reason = Verdict.UNKNOWN, (f"the crowd stopped (locust exit code {crowd.stop()}) before the "
-                                                "window was observed to its end")  # fmt: skip
+            verdict, reason = Verdict.UNKNOWN, _not_observed(crowd, end)
         else:
             verdict, reason = judge_error_rate(error_rate(crowd.requests(), fault.wall, end), percent / 100,
                                                min_requests=MIN_REQUESTS)  # fmt: skip
@@ -172,11 +182,13 @@ def _judge_latency(crowd: Crowd, drill: DrillRecord, threshold_s: float, seconds
         verdict, reason = Verdict.UNKNOWN, "the prober never saw the recovery: nothing to measure latency from"
     else:
         deadline = back + seconds + CONFIRM_S + BIN_S
+        give_up = crowd.gives_up_at(deadline)
         while True:
             result = latency_recovery(crowd.requests(), recovered_at=back, observed_until=crowd.observed_until(),
                                       threshold_s=threshold_s, within_s=seconds, bin_s=BIN_S,
                                       confirm_s=CONFIRM_S)  # fmt: skip
-            if result.verdict is not Verdict.UNKNOWN or crowd.observed_until() >= deadline or not crowd.running:
+            waited_out = crowd.observed_until() >= deadline or not crowd.running or time.time() >= give_up
+            if result.verdict is not Verdict.UNKNOWN or waited_out:
                 break
             time.sleep(0.25)
         verdict, reason = result.verdict, result.reason

@@ -33,9 +33,10 @@ from chaos.servers.procfs import process_start_ticks
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["FLUSH_S", "LOCUSTFILE", "Crowd"]
+__all__ = ["FLUSH_S", "LOCUSTFILE", "THINK_S", "Crowd"]
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent.parent / "load" / "calendar_users.py"
+THINK_S = (2.0, 6.0)  # seconds a user thinks between two actions, at least and at most
 SPAWN_RATE = 50  # users started per second (a drill's 50 within one): each signs up and in as it starts
 FLUSH_S = 0.25  # how often the locustfile writes its request log out
 STATS_PREFIX = "locust"  # locust_stats.csv, locust_stats_history.csv, locust_failures.csv, locust_exceptions.csv
@@ -63,6 +64,7 @@ class Crowd:
         self._requests: list[UserRequest] = []
         self._read_at = 0.0  # wall-clock time of the last read of the log
         self._complete_until: float | None = None  # what the log's last flush said of itself
+        self._last_end: float | None = None  # the latest end of a logged request: the users were alive then
 
     def command(self) -> list[str]:
         return [
@@ -72,7 +74,7 @@ class Crowd:
             "--stop-timeout", "5", "--exit-code-on-error", "0", "--loglevel", "WARNING",
             "--host", self.urls[0], "--replica-urls", ",".join(self.urls), "--request-log", str(self.log_path),
             "--request-timeout", f"{self.request_timeout:g}", "--user-prefix", self.user_prefix,
-            "--drill-parent", str(os.getpid()),
+            "--drill-parent", str(os.getpid()), "--think-s", ",".join(f"{seconds:g}" for seconds in THINK_S),
             "--csv", str(self.evidence_dir / STATS_PREFIX), "--json-file", str(self.evidence_dir / "locust-stats"),
         ]  # fmt: skip
 
@@ -125,20 +127,34 @@ class Crowd:
                 if "observed_until" in entry:
                     self._complete_until = float(entry["observed_until"])
                 else:
-                    self._requests.append(UserRequest.from_json(entry))
+                    request = UserRequest.from_json(entry)
+                    self._requests.append(request)
+                    self._last_end = max(request.ended, self._last_end or request.ended)
             self._read_at = read_at
             return list(self._requests)
 
     def observed_until(self) -> float:
-        """Wall-clock time before which every request that started is in the log (as of the last read).
+        """Wall-clock time until which the users were there and every request they started is in the log.
 
         What the log says of itself: the start of the oldest request still waiting for its answer when it
         was last flushed. Before its first flush, what the longest request allows: a request that started
         any later may still be waiting, for up to its timeout, then a flush.
+
+        Never later than the latest end of a logged request plus the longest think time and a flush: a
+        user still there has, by then, either sent its next request or logged one, so a crowd whose users
+        stopped (its locust alive, its log still flushed) covers no window after they did.
         """
-        if self._complete_until is not None:
-            return self._complete_until
-        return self._read_at - FLUSH_S - self.request_timeout
+        complete = self._complete_until
+        if complete is None:
+            complete = self._read_at - FLUSH_S - self.request_timeout
+        if self._last_end is not None:
+            complete = min(complete, self._last_end + THINK_S[1] + FLUSH_S)
+        return complete
+
+    def gives_up_at(self, until: float) -> float:
+        """Wall-clock time by which a crowd still there has observed ``until``: its slowest request, its
+        longest think and a flush after it. Past it, a window still not observed never will be."""
+        return until + self.request_timeout + THINK_S[1] + 2 * FLUSH_S
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """Stop the crowd as Ctrl-C would, so locust writes its statistics; kill it if it does not go."""

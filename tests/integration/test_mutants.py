@@ -65,6 +65,7 @@ def mutated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dic
         "recovery-skipped": ("-m", "drill", "-k", RECOVERIES),
         "defect-removed": ("-m", "drill", "-k", "bad_release"),
         "backup-corrupted": ("-m", "backup_testing"),
+        "crowd-silent": ("-m", "drill", "-k", "keep_serving and SIGKILL"),
     }  # longest first
     # Two at a time: a mutated drill spends most of its time waiting out a budget, not on the cores.
     with ThreadPoolExecutor(2, thread_name_prefix="mutant") as pool:
@@ -135,6 +136,15 @@ def test_each_mutant_meets_every_kind_of_fault_or_recovery_of_the_weekly_set(
     assert len(weekly) == 17
     assert len(every) >= 5  # the dry run's steps were read, and matched their definitions
     assert not every.keys() - met.keys(), f"{mutant} meets no drill with: {[every[k] for k in every.keys() - met]}"
+
+
+def test_users_who_fell_silent_leave_their_view_unknown(mutated: dict[str, dict[str, dict[str, object]]]) -> None:
+    [scenario] = mutated["crowd-silent"].values()
+    judgements = {judgement["name"]: judgement for judgement in scenario["judgements"]}  # type: ignore[attr-defined]
+    judged = judgements["users' error rate during recovery <= 5%"]
+    assert judged["verdict"] == "unknown", judged
+    assert "fell silent" in judged["reason"], judged
+    assert scenario["verdict"] == "unknown"
 
 
 def test_no_mutant_passes(mutated: dict[str, dict[str, dict[str, object]]]) -> None:
