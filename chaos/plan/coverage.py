@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from chaos.measure.verdict import Verdict, worst
 from chaos.plan.model import slug
-from chaos.plan.trace import COMMUNICATION_PARTS, TAG_PREFIX
+from chaos.plan.trace import COMMUNICATION_PARTS, TAG_PREFIX, objective_budget
 
 if TYPE_CHECKING:
+    from chaos.config import Budgets
     from chaos.plan.model import Plan
     from chaos.plan.trace import Coverage
 
@@ -75,8 +76,9 @@ def _verdict(part: str, scenario: dict[str, Any]) -> str:
 
 
 def coverage_matrix(plan: Plan, coverage: Coverage, scenarios: list[dict[str, Any]], *, target: str,
-                    notifications: bool) -> list[dict[str, Any]]:  # fmt: skip
-    """One row per part of the plan, in the plan's order."""
+                    notifications: bool, budgets: Budgets | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """One row per part of the plan, in the plan's order. An objective drilled against ``budgets`` whose
+    figure is not the plan's says so (``judged_against``): its verdict is the profile's, not the plan's."""
     rows = []
     proved = [(scenario, scenario_parts(scenario)) for scenario in scenarios]
     for section in plan.sections:
@@ -90,6 +92,8 @@ def coverage_matrix(plan: Plan, coverage: Coverage, scenarios: list[dict[str, An
         if run:
             row["status"] = "drilled"
             row["verdict"] = worst(Verdict(_verdict(section.id, s)) for s in run).value
+            if budgets is not None and (judged := objective_budget(section, budgets)):
+                row["judged_against"] = judged
         elif section.id in coverage.untested:
             row["status"], row["reason"] = "untested", coverage.untested[section.id]
         elif proving:

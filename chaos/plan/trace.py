@@ -26,7 +26,7 @@ from chaos.yamlfile import load_file
 
 if TYPE_CHECKING:
     from chaos.config import Budgets
-    from chaos.plan.model import Plan
+    from chaos.plan.model import Plan, Section
 
 __all__ = [
     "COMMUNICATION_PARTS",
@@ -35,9 +35,11 @@ __all__ = [
     "Coverage",
     "ScenarioTrace",
     "budget_drift",
+    "budgets_caveat",
     "check_tags",
     "derived_parts",
     "load_coverage",
+    "objective_budget",
     "read_features",
     "summary_line",
     "verify_plan",
@@ -176,6 +178,29 @@ def budget_drift(plan: Plan, budgets: Budgets) -> list[str]:
         problems += [f"{name} {kind.upper()}: budgets {format_duration(value)} ({where}), the plan has no such "
                      "objective" for name, value in sorted(table.items()) if name not in known]  # fmt: skip
     return problems
+
+
+def budgets_caveat(plan: Plan, budgets: Budgets) -> str:
+    """What a reader of a run's reports must know of its budgets: empty when the profile's RTO and RPO
+    budgets are the plan's objectives; else that the verdicts judge the profile, not the plan."""
+    drift = budget_drift(plan, budgets)
+    if not drift:
+        return ""
+    note = f" {budgets.description.strip()}" if budgets.description.strip() else ""
+    return (f"judged against the budget profile '{budgets.profile}', NOT the plan's objectives: {len(drift)} of "
+            f"its budgets differ from {plan.source.name} (first: {drift[0]}).{note}")  # fmt: skip
+
+
+def objective_budget(section: Section, budgets: Budgets) -> str:
+    """For an RTO or RPO objective of the plan, the profile's own figure when it is not the plan's."""
+    table = {"rto": budgets.rto, "rpo": budgets.rpo}.get(section.kind)
+    if table is None:
+        return ""
+    budget = table.get(section.key)
+    if budget is not None and section.seconds is not None and abs(budget - section.seconds) <= 1e-6:
+        return ""
+    shown = "none" if budget is None else format_duration(budget)
+    return f"judged against the {budgets.profile} profile's {shown}, not the plan's {section.value}"
 
 
 def verify_plan(plan: Plan, budgets: Budgets, coverage: Coverage, scenarios: list[ScenarioTrace]) -> list[str]:

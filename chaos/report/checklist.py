@@ -39,6 +39,18 @@ def _step(record: DrillRecord, *words: str) -> str | None:
     return None
 
 
+# The steps that bring a data store's data back: a restore from its backup, or Redis replaying its own
+# persistence. "restore infrastructure: start what is down" starts servers; it restores no data.
+DATABASE_RESTORES = ("restore mongodb", "restore redis", "start redis on its own data")
+
+
+def _database_restored(record: DrillRecord) -> str | None:
+    for step in record.recovery_steps:
+        if step.ok and step.name.lower().startswith(DATABASE_RESTORES):
+            return f"recovery step '{step.name}' succeeded in {step.duration_s:.2f}s"
+    return None
+
+
 def _deployed(record: DrillRecord) -> str | None:
     """The app scaled back up by the procedure, or, where nothing scaled it down, seen healthy again."""
     for step in record.recovery_steps:
@@ -70,6 +82,11 @@ def _backups_verified(record: DrillRecord) -> str | None:
             or _step(record, "restore", "backup"))  # fmt: skip
 
 
+def _data_restored(record: DrillRecord) -> str | None:
+    return (_database_restored(record) or _step(record, "restore", "backup")
+            or _judgement(record, "MongoDB test restore"))  # fmt: skip
+
+
 def _integrity_verified(record: DrillRecord) -> str | None:
     return _step(record, "verify data integrity") or _judgement(record, "MongoDB test restore")
 
@@ -81,14 +98,14 @@ Rule = Callable[["DrillRecord"], str | None]
 RULES: dict[str, list[tuple[str, Rule]]] = {
     "System Recovery Checklist": [
         ("Verify infrastructure", lambda r: _step(r, "start") or _step(r, "scale app to 0") or _recovered(r)),
-        ("Restore databases", lambda r: _step(r, "restore") or _step(r, "start redis")),
+        ("Restore databases", _database_restored),
         ("Deploy application", _deployed),
         ("Verify functionality", _recovered),
         ("Update documentation", _documented),
     ],
     "Data Recovery Checklist": [
         ("Verify backups", _backups_verified),
-        ("Restore data", lambda r: _step(r, "restore") or _judgement(r, "MongoDB test restore")),
+        ("Restore data", _data_restored),
         ("Verify data integrity", _integrity_verified),
         ("Update documentation", _documented),
     ],

@@ -69,10 +69,11 @@ def _scenario(scenario: dict[str, Any]) -> dict[str, Any]:
 
 def write_compliance(
     run_dir: Path, *, run_id: str, started_at: float, environment: dict[str, str], summary: dict[str, Any],
-    trends: dict[str, Any], pictures: dict[str, Path], coverage: dict[str, Any] | None = None,
+    trends: dict[str, Any], pictures: dict[str, Path], coverage: dict[str, Any] | None = None, caveat: str = "",
 ) -> str:  # fmt: skip
     """Write compliance.json and compliance.html into ``run_dir``, then the evidence manifest over every file of
-    it, the report's included; returns the manifest's SHA-256, the figure to keep elsewhere."""
+    it, the report's included; returns the manifest's SHA-256, the figure to keep elsewhere. ``caveat``: what
+    the verdicts judge when it is not the plan's objectives (a sandbox profile), shown first in both."""
     redact = Redactor()
     files = _evidence(run_dir, leave_out=(*COMPLIANCE_FILES, MANIFEST))
     scenarios = [_scenario(scenario) for scenario in summary["scenarios"]]
@@ -84,6 +85,7 @@ def write_compliance(
         "generated_at": time.time(),
         "environment": environment,
         "plan": {"path": environment.get("dr plan", ""), "sha256": environment.get("dr plan sha256", "")},
+        "budgets": {"profile": environment.get("budgets profile", ""), "plan_objectives": not caveat, "caveat": caveat},
         "verdicts": counts,
         "scenarios": scenarios,
         "coverage": coverage or {"parts": []},
@@ -136,6 +138,8 @@ def _coverage_html(coverage: dict[str, Any]) -> list[str]:
                "<th>evidence</th></tr>")  # fmt: skip
     for row in parts:
         status = _verdict(row["verdict"]) if row["status"] == "drilled" else _cell(row["status"])
+        if row.get("judged_against"):
+            status += f"<br><span class='small'><b>{_cell(row['judged_against'])}</b></span>"
         if row.get("reason"):
             status += f"<br><span class='small'>{_cell(row['reason'])}</span>"
         proving = "<br>".join(f"{_cell(s['name'])}: {_verdict(s['verdict'])} {_cell(s['figure'])}"
@@ -153,8 +157,11 @@ def _html(document: dict[str, Any], pictures: dict[str, Path]) -> str:
            f"</title><style>{STYLE}</style></head><body>",
            f"<h1>Disaster-recovery drill {_cell(document['drill_id'])}</h1>",
            f"<p>Started {_cell(time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(document['started_at'])))}. "
-           + ", ".join(f"{count} {_verdict(name)}" for name, count in document["verdicts"].items()) + ".</p>",
-           "<h2>Environment</h2><table>"]  # fmt: skip
+           + ", ".join(f"{count} {_verdict(name)}" for name, count in document["verdicts"].items())
+           + ".</p>"]  # fmt: skip
+    if document["budgets"]["caveat"]:
+        out.append(f"<p class='unknown'>Every verdict below is {_cell(document['budgets']['caveat'])}</p>")
+    out.append("<h2>Environment</h2><table>")
     out += [f"<tr><th>{_cell(key)}</th><td><code>{_cell(value)}</code></td></tr>"
             for key, value in document["environment"].items()]  # fmt: skip
     out.append("</table><h2>Scenarios</h2><table><tr><th>scenario</th><th>verdict</th><th>measured</th>"

@@ -6,10 +6,16 @@ above the median of the same scenario's figure over the last ``window`` runs
 judged against the same budget profile, and above it by more than a noise
 floor (a 2-core machine moves an RTO by tenths of a second on its own). At
 least ``minimum`` earlier runs are needed before anything is flagged.
+
+A verdict is flagged too: a scenario that passed the run before and does not
+now, and one whose verdict changed twice or more over its last ``window`` runs
+and this one (passed, unknown, passed: a drill whose outcome turns on timing
+proves little either way). Unsupported runs are left out.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 from dataclasses import dataclass
@@ -20,7 +26,7 @@ from chaos.plan.coverage import scenario_parts
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Regression", "append_run", "load_history", "regressions", "run_entry"]
+__all__ = ["Regression", "VerdictChange", "append_run", "load_history", "regressions", "run_entry", "verdict_changes"]
 
 NOISE_FLOOR_S = 0.25
 
@@ -40,6 +46,22 @@ class Regression:
     def to_json(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "figure": self.figure, "value_s": round(self.value_s, 3),
                 "median_s": round(self.median_s, 3), "runs": self.runs, "message": self.line()}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    scenario: str
+    verdicts: tuple[str, ...]  # oldest first, this run's last
+
+    def line(self) -> str:
+        seen = f"last {len(self.verdicts)} runs: {', '.join(self.verdicts)}"
+        if self.verdicts[-2] == "passed" and self.verdicts[-1] != "passed":
+            return f"{self.scenario}: {self.verdicts[-1]} after passing the run before ({seen})"
+        return f"{self.scenario}: the verdict flaps, {seen}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "figure": "verdict", "verdicts": list(self.verdicts),
+                "message": self.line()}  # fmt: skip
 
 
 def run_entry(run_id: str, at: float, profile: str, scenarios: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,4 +122,24 @@ def regressions(
             median = statistics.median(past)
             if value > median * (1 + threshold) and value - median > NOISE_FLOOR_S:
                 found.append(Regression(scenario, figure, value, median, len(past)))
+    return found
+
+
+def verdict_changes(earlier: list[dict[str, Any]], current: dict[str, Any], *, window: int = 4) -> list[VerdictChange]:
+    """The current run's scenarios that stopped passing, or whose verdict keeps changing, against the last
+    ``window`` comparable runs in which they ran."""
+    comparable = [entry for entry in earlier if entry.get("profile") == current.get("profile")]
+    found = []
+    for scenario, data in current.get("scenarios", {}).items():
+        verdict = data.get("verdict")
+        if verdict in (None, "unsupported"):
+            continue
+        past = [v for entry in comparable if (v := entry.get("scenarios", {}).get(scenario, {}).get("verdict"))
+                not in (None, "unsupported")][-window:]  # fmt: skip
+        if not past:
+            continue
+        verdicts = (*past, verdict)
+        changes = sum(1 for before, after in itertools.pairwise(verdicts) if before != after)
+        if (past[-1] == "passed" and verdict != "passed") or changes >= 2:
+            found.append(VerdictChange(scenario, verdicts))
     return found

@@ -16,10 +16,12 @@ if TYPE_CHECKING:
 __all__ = ["format_table", "write_summary"]
 
 
-def write_summary(records: list[DrillRecord], path: Path) -> dict[str, Any]:
-    """Write the run summary (secrets masked) to ``path``; returns what was written."""
+def write_summary(records: list[DrillRecord], path: Path, *, caveat: str = "") -> dict[str, Any]:
+    """Write the run summary (secrets masked) to ``path``; returns what was written. ``caveat``: what the
+    verdicts judge when it is not the plan's objectives."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"generated_at": time.time(), "scenarios": [record.to_json() for record in records]}
+    data = {"generated_at": time.time(), "budgets_caveat": caveat,
+            "scenarios": [record.to_json() for record in records]}  # fmt: skip
     tmp = path.with_suffix(".tmp")
     tmp.write_text(Redactor()(json.dumps(data, indent=2)))
     tmp.replace(path)

@@ -48,3 +48,22 @@ def test_backup_testing_ticks_the_data_checklist_from_its_judgements() -> None:
     items = checklists(drill)
     assert {item.checklist for item in items} == {"Data Recovery Checklist"}
     assert all(item.ticked for item in items)
+
+
+def test_starting_what_is_down_restores_no_database() -> None:
+    drill = record()
+    drill.recovery_steps += [RecoveryStep("restore infrastructure: start what is down", 0.0, 0.1, True)]
+    items = {(item.checklist, item.item): item for item in checklists(drill)}
+    assert not items[("System Recovery Checklist", "Restore databases")].ticked
+    assert not items[("Data Recovery Checklist", "Restore data")].ticked
+    drill.recovery_steps += [RecoveryStep("restore MongoDB", 0.2, 0.3, True)]
+    items = {(item.checklist, item.item): item for item in checklists(drill)}
+    assert "'restore MongoDB'" in items[("System Recovery Checklist", "Restore databases")].evidence
+    assert "'restore MongoDB'" in items[("Data Recovery Checklist", "Restore data")].evidence
+
+
+def test_redis_replaying_its_own_data_restores_a_database() -> None:
+    drill = record()
+    drill.recovery_steps += [RecoveryStep("start Redis on its own data", 0.0, 0.1, True)]
+    items = {(item.checklist, item.item): item for item in checklists(drill)}
+    assert items[("System Recovery Checklist", "Restore databases")].ticked

@@ -19,6 +19,7 @@ from chaos.plan.review import review
 from chaos.plan.trace import (
     DEFAULT_COVERAGE,
     budget_drift,
+    budgets_caveat,
     check_tags,
     derived_parts,
     load_coverage,
@@ -261,6 +262,27 @@ def test_a_replica_not_back_when_the_budget_ran_out_is_said_so_not_given_a_figur
                                                          target="sandbox", notifications=False)}  # fmt: skip
     assert rows["scenario/database-failure"]["verdict"] == "failed"
     assert rows["scenario/database-failure"]["scenarios"][0]["figure"] == "RTO database: not back within 0.001s"
+
+
+def test_a_sandbox_run_says_it_judged_the_sandbox_profile_not_the_plan() -> None:
+    plan = load_plan(DEFAULT_PLAN)
+    assert budgets_caveat(plan, load_budgets(DEFAULT_BUDGETS, "production")) == ""
+    caveat = budgets_caveat(plan, load_budgets(DEFAULT_BUDGETS, "sandbox"))
+    assert caveat.startswith("judged against the budget profile 'sandbox', NOT the plan's objectives")
+    assert "SANDBOX ONLY" in caveat  # the profile's own description
+    scenarios = [_scenario("MongoDB restored", "passed", ["drill", "plan:scenario/database-failure"], rto=2.28)]
+    coverage = load_coverage(DEFAULT_COVERAGE, plan)
+
+    def matrix(profile: str) -> dict[str, dict]:
+        rows = coverage_matrix(plan, coverage, scenarios, target="sandbox", notifications=False,
+                               budgets=load_budgets(DEFAULT_BUDGETS, profile))  # fmt: skip
+        return {row["part"]: row for row in rows}
+
+    rows = matrix("sandbox")
+    assert rows["rto/database"]["verdict"] == "passed"
+    assert rows["rto/database"]["judged_against"] == "judged against the sandbox profile's 1m, not the plan's 2 hours"
+    production = matrix("production")
+    assert "judged_against" not in production["rto/database"]
 
 
 def test_the_review_shows_each_parts_history_and_what_needs_attention() -> None:

@@ -12,7 +12,7 @@ import pytest
 from chaos.recovery.files import sha256_file
 from chaos.report.allure import CATEGORIES
 from chaos.report.compliance import COMPLIANCE_FILES, MANIFEST, verify_evidence, write_compliance
-from chaos.report.history import regressions, run_entry
+from chaos.report.history import regressions, run_entry, verdict_changes
 from chaos.report.plot import timeline_png
 from chaos.report.record import DrillRecord
 from chaos.report.redact import MASK, Redactor
@@ -63,7 +63,34 @@ def test_a_data_loss_window_regresses_too() -> None:
     assert found.figure == "RPO user_data"
 
 
-def _compliance(run_dir: Path) -> str:
+def _verdicts(*verdicts: str) -> list[dict[str, object]]:
+    runs = []
+    for number, verdict in enumerate(verdicts):
+        scenario = {"name": "db killed", "verdict": verdict, "rto": {"measured_s": 1.0}, "rpo": {}}
+        runs.append(run_entry(f"r{number}", 0.0, "sandbox", [scenario]))
+    return runs
+
+
+def test_a_verdict_flipping_between_passed_and_unknown_is_flagged_even_when_it_passes() -> None:
+    *earlier, current = _verdicts("passed", "unknown", "passed", "unknown", "passed")
+    [found] = verdict_changes(earlier, current)
+    assert found.verdicts == ("passed", "unknown", "passed", "unknown", "passed")  # 4 runs before and this one
+    assert found.line() == "db killed: the verdict flaps, last 5 runs: passed, unknown, passed, unknown, passed"
+
+
+def test_a_scenario_that_stops_passing_is_flagged_and_a_steady_one_is_not() -> None:
+    *earlier, current = _verdicts("passed", "passed", "passed", "unknown")
+    [found] = verdict_changes(earlier, current)
+    assert "unknown after passing the run before" in found.line()
+    *earlier, current = _verdicts("passed", "passed", "passed", "passed")
+    assert verdict_changes(earlier, current) == []
+    *earlier, current = _verdicts("failed", "failed", "passed")  # one change, for the better
+    assert verdict_changes(earlier, current) == []
+    *earlier, current = _verdicts("passed", "unsupported", "unsupported", "passed")  # not run is not a change
+    assert verdict_changes(earlier, current) == []
+
+
+def _compliance(run_dir: Path, caveat: str = "") -> str:
     (run_dir / "scenario").mkdir(parents=True)
     (run_dir / "scenario" / "ack-log.jsonl").write_text('{"id": 1}\n')
     (run_dir / "drill-report.json").write_text("{}")
@@ -72,7 +99,20 @@ def _compliance(run_dir: Path) -> str:
                               "rto": {"measured_s": 1.0, "resolution_s": 0.05, "budget_s": 30, "verdict": "failed"},
                               "rpo": {}, "judgements": [], "checklists": []}]}  # fmt: skip
     return write_compliance(run_dir, run_id="r1", started_at=0.0, environment={"target": "sandbox"},
-                            summary=summary, trends={"runs": 1, "regressions": []}, pictures={})  # fmt: skip
+                            summary=summary, trends={"runs": 1, "regressions": []}, pictures={},
+                            caveat=caveat)  # fmt: skip
+
+
+def test_the_compliance_report_says_first_what_its_verdicts_judge(tmp_path: Path) -> None:
+    caveat = "judged against the budget profile 'sandbox', NOT the plan's objectives: SANDBOX ONLY"
+    _compliance(tmp_path / "sandbox", caveat)
+    document = json.loads((tmp_path / "sandbox" / "compliance.json").read_text())
+    assert document["budgets"] == {"profile": "", "plan_objectives": False, "caveat": caveat}
+    page = (tmp_path / "sandbox" / "compliance.html").read_text()
+    assert page.index("NOT the plan&#x27;s objectives") < page.index("<h2>Environment</h2>")
+    _compliance(tmp_path / "production")
+    assert json.loads((tmp_path / "production" / "compliance.json").read_text())["budgets"]["plan_objectives"]
+    assert "NOT the plan" not in (tmp_path / "production" / "compliance.html").read_text()
 
 
 def test_evidence_verifies_until_a_file_is_changed_removed_or_added(tmp_path: Path) -> None:
