@@ -28,7 +28,7 @@ Feature: Database failure
     And the prober watches every replica's health and data path
     And writers track users and calendar events through the app
     And MongoDB is backed up every half of the calendar events RPO
-    When the writers keep writing for 10 seconds
+    When the writers keep writing for longer than the calendar events RPO
     And the MongoDB server is killed
     And the MongoDB recovery procedure runs from the latest scheduled backup
     Then every replica answers 5 consecutive probes within the database RTO

@@ -42,6 +42,7 @@ def _judge(verdict: Verdict, reason: str) -> None:
 
 
 KEEP_WRITING = parsers.parse("the writers keep writing for {seconds:g} seconds")
+KEEP_WRITING_RPO = parsers.parse("the writers keep writing for longer than the {data_class} RPO")
 RTO = parsers.parse("every replica answers {count:d} consecutive probes within the {component} RTO")
 RPO = parsers.parse("the acknowledged writes lost are within each data class's RPO")
 
@@ -52,6 +53,19 @@ def keep_writing(writers: dict[str, Writer], seconds: float) -> None:
     time.sleep(seconds)
     idle = [name for name, writer in writers.items() if writer.acked_count() <= before[name]]
     assert not idle, f"no write was acknowledged in {seconds:g}s for {', '.join(idle)}: the workload is not running"
+
+
+def _longer_than_rpo(budgets: Budgets, data_class: str) -> float:
+    """One RPO and half of one more: a drill that writes this long loses more than its RPO when it restores any
+    backup but one taken in the last half RPO before the fault, such as the newest of a schedule every half RPO;
+    the first one never fits."""
+    return budgets.rpo_for(_words_to_key(data_class)) * 1.5
+
+
+@when(planned(KEEP_WRITING_RPO, lambda a, c: f"WAIT {_longer_than_rpo(c.budgets, a['data_class']):g}s (1.5 times "
+                                             f"the {a['data_class']} RPO) while the writers write"))  # fmt: skip
+def keep_writing_past_the_rpo(writers: dict[str, Writer], budgets: Budgets, data_class: str) -> None:
+    keep_writing(writers, _longer_than_rpo(budgets, data_class))
 
 
 def _describe_rto(args: dict[str, Any], context: PlanContext) -> str:
@@ -131,6 +145,19 @@ def _platform_recovery(target: Target, prober: Prober, drill: DrillRecord, since
                             procedure=f"{restart.replica} answered")  # fmt: skip
 
 
+def _restored_from(drill: DrillRecord, store: str) -> float | None:
+    """When (wall) the backup the recovery restored ``store`` from began; None when it restored none, or
+    the drill recorded no backup of that store before its recovery began."""
+    if not any(step.ok and step.name.lower().startswith(f"restore {store}") for step in drill.recovery_steps):
+        return None
+    started, chosen = drill.timeline.first("recovery_started"), drill.timeline.first("backup_chosen")
+    backups = [moment for moment in drill.timeline.moments()
+               if moment.name == "backup_taken" and store in moment.detail.get("stores", ())
+               and (chosen is None or moment.detail.get("backup") == chosen.detail.get("backup"))
+               and (started is None or moment.mono <= started.mono)]  # fmt: skip
+    return backups[-1].wall if backups else None
+
+
 def _account(target: Target, writer: Writer, drill: DrillRecord, budget_s: float) -> DataLossMeasurement:
     fault = drill.timeline.first("fault_injected")
     assert fault is not None, "no fault was injected before counting lost writes"
@@ -138,7 +165,7 @@ def _account(target: Target, writer: Writer, drill: DrillRecord, budget_s: float
     found = read_tracked(writer.workload, mongodb_uri=endpoints.mongodb_uri, redis_url=endpoints.redis_url,
                          database=endpoints.database, id_prefix=writer.id_prefix)  # fmt: skip
     loss = classify_writes(writer.log(), found, data_class=writer.data_class, outages=[(fault.wall, None)],
-                           budget_s=budget_s)  # fmt: skip
+                           budget_s=budget_s, restored_from=_restored_from(drill, writer.workload.store))  # fmt: skip
     name = f"classification-{writer.data_class}.json"
     (drill.evidence_dir / name).write_text(json.dumps(loss.classification(), indent=1))
     drill.evidence.append(name)

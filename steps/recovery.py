@@ -12,11 +12,12 @@ from chaos.measure.rto import RtoMeasurement
 from chaos.measure.verdict import Verdict
 from chaos.measure.workload import Outcome
 from chaos.recovery.integrity import verify_data_integrity
-from chaos.recovery.mongo import BackupManifest, backup_ids, backup_mongodb, mongo_client
+from chaos.recovery.mongo import BackupManifest, backup_ids, backup_mongodb, mongo_client, read_manifest
 from chaos.recovery.procedures import (
     Check,
     backup_all,
     recover_all,
+    redis_backup_keys,
     test_mongodb_restore,
     test_redis_restore,
     verify_backups,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from chaos.config import Budgets
+    from chaos.measure.timeline import Moment
     from chaos.measure.workload import Writer
     from chaos.recovery.store import BackupStore
     from chaos.report.record import DrillRecord
@@ -53,37 +55,74 @@ def mongodb_backup(
     started = time.monotonic()
     manifest = backup_mongodb(endpoints.mongodb_uri, endpoints.database, _in_store(backup_store, drill, "mongodb"))
     counts = {name: entry["count"] for name, entry in manifest.collections.items()}
-    drill.timeline.mark("backup_taken", component="mongodb", counts=counts)
-    try:
-        writers: dict[str, Writer] = request.getfixturevalue("writers")
-    except pytest.FixtureLookupError:
-        writers = {}
-    _holds_what_was_acknowledged(manifest, started, writers.values(), target)
+    drill.timeline.mark("backup_taken", mono=started, component="mongodb", stores=["mongodb"], counts=counts)
+    _holds_what_was_acknowledged(drill, started, _writers(request), target, mongodb=manifest)
     return manifest
 
 
-def _holds_what_was_acknowledged(manifest: BackupManifest, started: float, writers: Iterable[Writer],
-                                 target: Target) -> None:  # fmt: skip
-    """A backup must hold every write acknowledged before it began; one that does not cannot be the
-    basis of a restore, and a drill built on it measures nothing."""
+def _writers(request: pytest.FixtureRequest) -> list[Writer]:
+    """The scenario's writers, if it has any."""
+    try:
+        writers: dict[str, Writer] = request.getfixturevalue("writers")
+    except pytest.FixtureLookupError:
+        return []
+    return list(writers.values())
+
+
+BACKUP_HOLDS = "backup holds every acknowledged write"
+
+
+def _held(writer: Writer, mongodb: BackupManifest | None, redis_dir: Path | None) -> set[str] | None:
+    """The ids of ``writer``'s class the backup holds; None when the backup has no part for its store."""
+    workload = writer.workload
+    if workload.store == "mongodb" and mongodb is not None:
+        return {str(key) for key in backup_ids(mongodb, workload.location)}
+    if workload.store == "redis" and redis_dir is not None:
+        return {key[len(workload.location) :] for key in redis_backup_keys(redis_dir, workload.location)}
+    return None
+
+
+def _holds_what_was_acknowledged(
+    drill: DrillRecord, started: float, writers: Iterable[Writer], target: Target, *,
+    mongodb: BackupManifest | None = None, redis_dir: Path | None = None,
+) -> None:  # fmt: skip
+    """A backup must hold, per data class, every write acknowledged before it began (``started``, monotonic);
+    one that does not cannot be the basis of a restore, and a drill built on it measures nothing. Judged
+    against the writers' log, not the backup's own manifest: a backup missing a whole collection is
+    consistent with itself."""
+    findings, problems = [], []
     for writer in writers:
-        if writer.workload.store != "mongodb":
-            continue
-        collection = writer.workload.location
         acked = {r.id for r in writer.log() if r.outcome is Outcome.ACKED and r.done_mono < started}
-        missing = acked - backup_ids(manifest, collection)
-        if missing:
+        try:
+            held = _held(writer, mongodb, redis_dir)
+        except Exception as exc:  # an unreadable backup is the verification's to fail; here it proves nothing
+            reason = f"{writer.data_class}: the backup could not be read: {exc!r}"
+            drill.judgements.append(Judgement(BACKUP_HOLDS, Verdict.UNKNOWN, reason))
+            return
+        if held is None:
+            continue
+        missing = acked - held
+        if not missing:
+            findings.append(f"{writer.data_class}: all {len(acked)} writes acknowledged before it began")
+            continue
+        problem = (f"{writer.data_class}: misses {len(missing)} of the {len(acked)} writes acknowledged before it "
+                   f"began (e.g. {sorted(missing)[:3]})")  # fmt: skip
+        if writer.workload.store == "mongodb" and mongodb is not None:
             client = mongo_client(target.endpoints.mongodb_uri)
             try:  # what the server answers now, for the diagnosis
-                now = client[manifest.database][collection].count_documents({"_id": {"$in": sorted(missing)}})
+                now = client[mongodb.database][writer.workload.location].count_documents(
+                    {"_id": {"$in": sorted(missing)}})  # fmt: skip
             finally:
                 client.close()
-            raise AssertionError(
-                f"the backup {manifest.path} misses {len(missing)} of the {len(acked)} writes to "
-                f"{manifest.database}.{collection} acknowledged before it began (e.g. {sorted(missing)[:3]}); "
-                f"read again now, the server has {now} of them. A backup that loses acknowledged writes "
-                "cannot be restored from."
-            )
+            problem += f"; read again now, the server has {now} of them"
+        problems.append(problem)
+    if not findings and not problems:
+        return
+    if problems:
+        reason = "; ".join(problems) + ". A backup that loses acknowledged writes cannot be restored from."
+        drill.judgements.append(Judgement(BACKUP_HOLDS, Verdict.FAILED, reason))
+        raise AssertionError(f"{BACKUP_HOLDS}: {reason}")
+    drill.judgements.append(Judgement(BACKUP_HOLDS, Verdict.PASSED, "; ".join(findings)))
 
 
 def _in_store(store: BackupStore, drill: DrillRecord, name: str) -> Path:
@@ -135,13 +174,45 @@ def scheduled_backups(
 @when(planned(FROM_SCHEDULE, lambda a, c: "RECOVERY (plan: MongoDB Recovery) from the newest completed scheduled "
                                           "backup: scale app to 0; empty MongoDB; verify and restore; verify "
                                           "integrity; scale app back"))  # fmt: skip
-def recovery_from_schedule(target: Target, drill: DrillRecord, backup_schedule: BackupScheduler, replicas: int) -> None:
+def recovery_from_schedule(
+    target: Target, drill: DrillRecord, backup_schedule: BackupScheduler, replicas: int, request: pytest.FixtureRequest
+) -> None:
     backup_schedule.stop()  # a backup of the lost database must not become the latest
     latest = backup_schedule.latest()
     assert latest is not None, "no scheduled backup completed before the fault"
     drill.timeline.mark("backup_chosen", backup=latest.name)
-    recover_mongodb_from_backup(target, latest, database=target.endpoints.database, replicas=replicas,
-                                timeline=drill.timeline, steps=drill.recovery_steps)  # fmt: skip
+    taken = _backup_started(drill, latest.name)
+    if taken is not None:
+        _holds_what_was_acknowledged(drill, taken.mono, _writers(request), target, mongodb=read_manifest(latest))
+    try:
+        recover_mongodb_from_backup(target, latest, database=target.endpoints.database, replicas=replicas,
+                                    timeline=drill.timeline, steps=drill.recovery_steps)  # fmt: skip
+    finally:
+        problem = _judge_schedule(drill, backup_schedule)
+    if problem:
+        raise AssertionError(problem)
+
+
+def _backup_started(drill: DrillRecord, name: str) -> Moment | None:
+    """The moment the backup called ``name`` began, as its ``backup_taken`` mark says."""
+    marks = [m for m in drill.timeline.moments() if m.name == "backup_taken" and m.detail.get("backup") == name]
+    return marks[-1] if marks else None
+
+
+def _judge_schedule(drill: DrillRecord, schedule: BackupScheduler) -> str:
+    """Every backup the schedule attempted before the fault completed: a schedule whose backups fail keeps
+    no RPO, whichever backup the drill happened to restore. A backup the fault broke (it failed after the
+    fault) is the fault's doing. Returns the problem, if any."""
+    fault = drill.timeline.first("fault_injected")
+    completed = len(schedule.completed())
+    errors = schedule.errors(ended_before=fault.mono if fault is not None else None)
+    name = "every scheduled backup completed"
+    if errors:
+        reason = f"{len(errors)} of {completed + len(errors)} scheduled backups failed: " + "; ".join(errors[:3])
+        drill.judgements.append(Judgement(name, Verdict.FAILED, reason))
+        return f"{name}: {reason}"
+    drill.judgements.append(Judgement(name, Verdict.PASSED, f"all {completed} scheduled backups completed"))
+    return ""
 
 
 REDIS_RESTART = parsers.parse("the Redis server is restarted on its own data after {seconds:g} seconds")
@@ -171,11 +242,18 @@ def redis_restarted(target: Target, drill: DrillRecord, seconds: float) -> None:
                                         "configuration with encrypted secrets (on Kubernetes: with the namespace's "
                                         "objects)"),
       target_fixture="full_backup")  # fmt: skip
-def every_backup_taken(target: Target, drill: DrillRecord, backup_store: BackupStore) -> Path:
+def every_backup_taken(
+    target: Target, drill: DrillRecord, backup_store: BackupStore, request: pytest.FixtureRequest
+) -> Path:
     output = _in_store(backup_store, drill, "backup-all")
     resources = target.resources() if "resources" in target.capabilities else None  # type: ignore[attr-defined]
+    started = time.monotonic()
     backup_all(target.endpoints, output, key=backup_store.config_key(), resources=resources)
-    drill.timeline.mark("backup_taken", backup="backup-all")
+    drill.timeline.mark("backup_taken", mono=started, backup="backup-all", stores=["mongodb", "redis"])
+    writers = _writers(request)
+    if writers:
+        _holds_what_was_acknowledged(drill, started, writers, target, mongodb=read_manifest(output / "mongodb"),
+                                     redis_dir=output / "redis")  # fmt: skip
     return output
 
 

@@ -14,6 +14,14 @@ fault, and a write acknowledged during the outage and then lost stretches the
 window past the fault. Lost writes acknowledged after the last outage ended
 form a window of their own. The measurement is the widest window; with a zero
 budget, any lost write fails, whatever its window.
+
+A restore from a backup must bring back every write acknowledged before that
+backup began (``restored_from``). Such a write lost means the restore lost what
+its backup held, and with it, as far as the drill can tell, everything the
+class held before the drill's first write: the loss reaches back past anything
+the window can measure, so it fails whatever the budget. (Without this, a
+class whose drill-long history is shorter than its RPO could lose everything
+and pass.)
 """
 
 from __future__ import annotations
@@ -112,10 +120,12 @@ def classify_writes(
     data_class: str,
     outages: Sequence[tuple[float, float | None]],
     budget_s: float,
+    restored_from: float | None = None,
 ) -> DataLossMeasurement:
     """Classify every write of ``log`` against ``found``: (id, stored fields) pairs read from the store.
 
     ``outages``: (start, end or None) in wall seconds; a drill passes ``[(fault time, None)]``.
+    ``restored_from``: when (wall seconds) the backup the recovery restored this class from began, if any.
     """
     attempted = {record.id: record for record in log}
     present = dict(found)
@@ -137,6 +147,11 @@ def classify_writes(
     windows = _loss_windows(lost, outages)
     window = max((w.window_s for w in windows), default=0.0)
     problems = []
+    held = [record for record in lost if restored_from is not None and record.done_wall < restored_from]
+    if held:
+        problems.append(f"{len(held)} of the {len(lost)} lost writes were acknowledged before the backup restored "
+                        "began: the restore lost what its backup held, so the loss reaches back past the drill's "
+                        "first write")  # fmt: skip
     if window > budget_s:
         problems.append(f"data-loss window {window:.2f}s exceeds budget {budget_s:g}s")
     elif lost and budget_s == 0:

@@ -45,6 +45,7 @@ __all__ = [
     "iter_documents",
     "mongo_client",
     "progress_bar",
+    "read_manifest",
     "recreate_indexes",
     "redact_uri",
     "require_database",
@@ -183,7 +184,8 @@ def backup_ids(manifest: BackupManifest, collection: str) -> set[Any]:
         return {bson.decode(document)["_id"] for document in iter_documents(stream, source)}
 
 
-def _read_manifest(backup_dir: Path) -> BackupManifest:
+def read_manifest(backup_dir: Path) -> BackupManifest:
+    """The manifest of the backup in ``backup_dir``, checked for its shape, not against the files."""
     path = backup_dir / MANIFEST
     try:
         data = json.loads(path.read_bytes())
@@ -211,7 +213,7 @@ def _read_manifest(backup_dir: Path) -> BackupManifest:
 def verify_backup(backup_dir: Path) -> BackupManifest:
     """Re-read every file: its SHA-256 and its document count must match the manifest, and every
     document must decode as BSON with an ``_id``: what verifies here restores."""
-    manifest = _read_manifest(backup_dir)
+    manifest = read_manifest(backup_dir)
     for name, entry in manifest.collections.items():
         path = backup_dir / entry["file"]
         try:

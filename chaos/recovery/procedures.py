@@ -8,6 +8,7 @@ redis-server and its keys counted.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -36,6 +37,8 @@ from chaos.servers.process import ManagedProcess
 from chaos.wait import wait_for
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from chaos.measure.timeline import Timeline
     from chaos.report.record import RecoveryStep
     from chaos.targets.base import Endpoints, Target
@@ -45,6 +48,7 @@ __all__ = [
     "Check",
     "backup_all",
     "recover_all",
+    "redis_backup_keys",
     "test_mongodb_restore",
     "test_redis_restore",
     "verify_backups",
@@ -129,10 +133,9 @@ def test_mongodb_restore(backup_dir: Path, uri: str) -> Check:
     return check
 
 
-def test_redis_restore(backup_dir: Path) -> Check:
-    """Load the RDB into a scratch redis-server and count its keys against the manifest."""
-    backup = verify_redis_backup(backup_dir)
-    check = Check()
+@contextlib.contextmanager
+def _scratch_redis(backup_dir: Path) -> Iterator[redis.Redis]:
+    """A scratch redis-server of its own, loaded from the RDB of ``backup_dir``; stopped and removed after."""
     scratch = Path(tempfile.mkdtemp(prefix="chaos-redis-restore-"))
     shutil.copy2(backup_dir / RDB, scratch / RDB)
     port = launch.free_port()
@@ -142,17 +145,32 @@ def test_redis_restore(backup_dir: Path) -> Check:
         wait_for(lambda: launch.redis_ready(url), what="the scratch redis-server", timeout=30, not_yet=launch.NOT_READY)
         client = redis.Redis.from_url(url)
         try:
-            loaded = int(client.dbsize())
+            yield client
         finally:
             client.close()
-        if backup.keys - backup.expires <= loaded <= backup.keys:
-            check.findings.append(f"redis: {loaded} keys loaded (backup: {backup.keys}, {backup.expires} with a TTL)")
-        else:
-            check.problems.append(f"redis: {loaded} keys loaded, the backup has {backup.keys}")
     finally:
         process.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_redis_restore(backup_dir: Path) -> Check:
+    """Load the RDB into a scratch redis-server and count its keys against the manifest."""
+    backup = verify_redis_backup(backup_dir)
+    check = Check()
+    with _scratch_redis(backup_dir) as client:
+        loaded = int(client.dbsize())
+    if backup.keys - backup.expires <= loaded <= backup.keys:
+        check.findings.append(f"redis: {loaded} keys loaded (backup: {backup.keys}, {backup.expires} with a TTL)")
+    else:
+        check.problems.append(f"redis: {loaded} keys loaded, the backup has {backup.keys}")
     return check
+
+
+def redis_backup_keys(backup_dir: Path, prefix: str) -> set[str]:
+    """The keys starting with ``prefix`` that the RDB of ``backup_dir`` holds, read by a scratch redis-server
+    that loaded it."""
+    with _scratch_redis(backup_dir) as client:
+        return {key.decode() for key in client.scan_iter(match=f"{prefix}*", count=1000)}
 
 
 def recover_all(

@@ -28,13 +28,15 @@ class BackupScheduler:
     """Takes a backup into ``directory/NNN`` now and then every ``interval`` seconds, until stopped."""
 
     def __init__(
-        self, take: Callable[[Path], object], directory: Path, *, interval: float, timeline: Timeline | None = None
-    ) -> None:
+        self, take: Callable[[Path], object], directory: Path, *, interval: float, timeline: Timeline | None = None,
+        stores: tuple[str, ...] = ("mongodb",),
+    ) -> None:  # fmt: skip
         if interval <= 0:
             raise ValueError(f"backup interval {interval}: must be positive")
         self.take, self.directory, self.interval, self.timeline = take, directory, interval, timeline
+        self.stores = list(stores)  # what each backup holds, for the timeline
         self._done: list[Path] = []
-        self._errors: list[str] = []
+        self._errors: list[tuple[float, str]] = []  # (when it failed, monotonic; why)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="backup-schedule", daemon=True)
@@ -52,9 +54,14 @@ class BackupScheduler:
         with self._lock:
             return self._done[-1] if self._done else None
 
-    def errors(self) -> list[str]:
+    def completed(self) -> list[Path]:
         with self._lock:
-            return list(self._errors)
+            return list(self._done)
+
+    def errors(self, *, ended_before: float | None = None) -> list[str]:
+        """Why each failed backup failed; with ``ended_before`` (monotonic), only those that had failed by then."""
+        with self._lock:
+            return [error for ended, error in self._errors if ended_before is None or ended < ended_before]
 
     def _run(self) -> None:
         number, next_at = 0, time.monotonic()
@@ -65,12 +72,12 @@ class BackupScheduler:
                 self.take(path)
             except Exception as exc:  # a failed backup is reported; the schedule goes on, as cron's would
                 with self._lock:
-                    self._errors.append(f"{path.name}: {type(exc).__name__}: {exc}")
+                    self._errors.append((time.monotonic(), f"{path.name}: {type(exc).__name__}: {exc}"))
             else:
                 with self._lock:
                     self._done.append(path)
                 if self.timeline is not None:
-                    self.timeline.mark("backup_taken", mono=started, backup=path.name,
+                    self.timeline.mark("backup_taken", mono=started, backup=path.name, stores=self.stores,
                                        duration_s=round(time.monotonic() - started, 3))  # fmt: skip
             number += 1
             next_at += self.interval

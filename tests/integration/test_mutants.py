@@ -66,6 +66,9 @@ def mutated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dic
         "defect-removed": ("-m", "drill", "-k", "bad_release"),
         "backup-corrupted": ("-m", "backup_testing"),
         "crowd-silent": ("-m", "drill", "-k", "keep_serving and SIGKILL"),
+        "backup-incomplete": ("-m", "backup_testing"),
+        "restore-wipes": ("-m", "drill", "-k", "rebuilt"),
+        "schedule-broken": ("-m", "drill", "-k", "scheduled"),
     }  # longest first
     # Two at a time: a mutated drill spends most of its time waiting out a budget, not on the cores.
     with ThreadPoolExecutor(2, thread_name_prefix="mutant") as pool:
@@ -136,6 +139,31 @@ def test_each_mutant_meets_every_kind_of_fault_or_recovery_of_the_weekly_set(
     assert len(weekly) == 17
     assert len(every) >= 5  # the dry run's steps were read, and matched their definitions
     assert not every.keys() - met.keys(), f"{mutant} meets no drill with: {[every[k] for k in every.keys() - met]}"
+
+
+@pytest.mark.parametrize(
+    ("mutant", "judgement", "says"),
+    [("backup-incomplete", "backup holds every acknowledged write", "calendar_events: misses"),
+     ("schedule-broken", "every scheduled backup completed", "scheduled backups failed")],
+)  # fmt: skip
+def test_a_backup_that_misses_acknowledged_writes_fails_its_drill(
+    mutated: dict[str, dict[str, dict[str, object]]], mutant: str, judgement: str, says: str
+) -> None:
+    [scenario] = mutated[mutant].values()
+    judged = {j["name"]: j for j in scenario["judgements"]}[judgement]  # type: ignore[attr-defined]
+    assert judged["verdict"] == "failed", judged
+    assert says in judged["reason"], judged
+    assert scenario["verdict"] == "failed"
+
+
+def test_a_restore_that_wipes_a_class_fails_however_short_its_history(
+    mutated: dict[str, dict[str, dict[str, object]]],
+) -> None:
+    [scenario] = mutated["restore-wipes"].values()
+    settings = scenario["rpo"]["system_configuration"]  # type: ignore[index]
+    assert settings["verdict"] == "failed", settings
+    assert settings["window_s"] < 60  # within the budget: only what the backup held tells
+    assert scenario["verdict"] == "failed"
 
 
 def test_users_who_fell_silent_leave_their_view_unknown(mutated: dict[str, dict[str, dict[str, object]]]) -> None:

@@ -166,3 +166,22 @@ def test_an_accounting_that_could_not_be_done_is_unknown() -> None:
     assert loss.verdict is Verdict.UNKNOWN
     assert (loss.attempted, loss.acked) == (2, 1)
     assert loss.to_json()["reason"].startswith("final read failed")
+
+
+def test_a_restore_that_loses_what_its_backup_held_fails_whatever_the_window() -> None:
+    # Writes acknowledged from 93 to 99, the fault at 100, a 60 s budget. The backup restored began at 95.
+    log = [write(i, Outcome.ACKED, done_wall=93.0 + i) for i in range(7)]
+    after_backup_lost = {f"e{i}": PAYLOAD for i in range(2)}  # e0, e1 (acked 93, 94) restored: 95..99 lost
+    kept = classify_writes(log, list(after_backup_lost.items()), data_class="system_configuration",
+                           outages=[(100.0, None)], budget_s=60.0, restored_from=95.0)  # fmt: skip
+    assert (kept.lost, kept.verdict) == (5, Verdict.PASSED)
+    # The restore wiped the class: the two written before the backup are gone too. The window (7 s) alone
+    # would pass; the old code passed it.
+    wiped = classify_writes(log, [], data_class="system_configuration", outages=[(100.0, None)], budget_s=60.0,
+                            restored_from=95.0)  # fmt: skip
+    assert wiped.window_s == 7.0
+    assert wiped.verdict is Verdict.FAILED
+    assert "2 of the 7 lost writes were acknowledged before the backup restored began" in wiped.reason
+    # Without a restore (a server killed and restarted on its own data), the window is the measure.
+    assert classify_writes(log, [], data_class="system_configuration", outages=[(100.0, None)],
+                           budget_s=60.0).verdict is Verdict.PASSED  # fmt: skip
