@@ -27,7 +27,8 @@ Feature: Network failure
     Given the Calendar Assistant is running with 3 replicas
     And the prober watches every replica's health and data path
     And writers track users and calendar events through the app
-    When the link to MongoDB is slowed by 5 ms with 1 ms of jitter for 3 seconds
+    When the writers keep writing for 2 seconds
+    And the link to MongoDB is slowed by 5 ms with 1 ms of jitter for 3 seconds
     Then the service stayed up, answering health checks within 40 ms at the 95th percentile
     And no acknowledged write is lost
 

@@ -6,6 +6,7 @@ cannot say anything about a recovery from a fault that did not happen.
 
 from __future__ import annotations
 
+import statistics
 import time
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from chaos.faults import (
     SystemFailure,
     Toxic,
 )
+from chaos.measure.workload import Outcome
 from chaos.targets.base import is_running
 from fixtures.dry_run import planned
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from chaos.faults import Fault, Ledger
+    from chaos.measure.workload import Writer
     from chaos.report.record import DrillRecord
     from chaos.targets.base import Target
     from chaos.targets.config import TargetConfig
@@ -219,19 +222,81 @@ LINK_SLOW = parsers.re(
 )
 
 
+MIN_WRITES = 20  # writes on each side of the fault's start, at the least, to compare their median latency
+BEFORE_S = 3.0  # how long before the fault the writers' latency is taken as its baseline
+
+
 @when(planned(LINK_SLOW, lambda a, c: f"FAULT latency toxic on the link to {a['link']}: {a['latency']} ms "
                                       f"± {a['jitter']} ms, both directions"
                                       f"{' for ' + a['seconds'] + 's' if a.get('seconds') else ''}; "
-                                      "read back from Toxiproxy"))  # fmt: skip
+                                      "read back from Toxiproxy and seen slowing the writers' writes"))  # fmt: skip
 def link_slowed(
-    target: Target, drill: DrillRecord, ledger: Ledger, link: str, latency: str, jitter: str, seconds: str | None
-) -> Iterator[Fault]:
+    target: Target, drill: DrillRecord, ledger: Ledger, request: pytest.FixtureRequest, link: str, latency: str,
+    jitter: str, seconds: str | None,
+) -> Iterator[Fault]:  # fmt: skip
     attributes = {"latency": int(latency), "jitter": int(jitter)}
     fault = Toxic(target.endpoints.toxiproxy_api, LINKS[link], "latency", attributes, stream="both", ledger=ledger)
+    try:
+        writers: dict[str, Writer] = request.getfixturevalue("writers")
+    except pytest.FixtureLookupError:
+        needed = "the scenario needs 'writers track ... through the app' before this step"
+        raise AssertionError(f"a slowed link is seen by its effect on the writers' writes: {needed}") from None
+    on_path = [writer for writer in writers.values() if writer.workload.store == STORES[link]]
+    assert on_path, f"no writer writes to {link}: nothing would show the slowed link's effect"
+    least_added_s = 2 * max(0, int(latency) - int(jitter)) / 1000  # one round trip, both directions delayed
     if seconds:
-        yield from _held_for(fault, drill, float(seconds))
+        try:
+            inject(fault, drill)
+            time.sleep(float(seconds))
+            _seen_on_path(drill, on_path, least_added_s)
+        finally:
+            fault.revert()
+        drill.timeline.mark("fault_reverted", fault=fault.kind)
+        yield fault
     else:
-        yield from _held(fault, drill)
+        try:
+            inject(fault, drill)
+            time.sleep(BEFORE_S)  # long enough for the writers to show it
+            _seen_on_path(drill, on_path, least_added_s)
+            yield fault
+        finally:
+            fault.revert()
+
+
+def _seen_on_path(drill: DrillRecord, writers: list[Writer], least_added_s: float) -> None:
+    """The slowed link seen where the drill measures: the writers' writes through the app, each at least one
+    round trip over the link, slower since the toxic than in the seconds before the fault.
+
+    Reading the toxic back from Toxiproxy says it exists, not that the app's traffic crosses it. Every write
+    crosses the link at least once, so it is slower by ``least_added_s`` or more; the median of the writes
+    since the toxic was read back must exceed the median of those before the fault by half of that, the rest
+    left to the machine's own drift between two medians of many writes each.
+    """
+    injected, observed = drill.timeline.first("fault_injected"), drill.timeline.first("fault_observed")
+    assert injected is not None, "the toxic was not injected"
+    assert observed is not None, "the toxic was not read back"
+    until = time.monotonic()
+    acked = [record for writer in writers for record in writer.log() if record.outcome is Outcome.ACKED]
+    before = [r.done_mono - r.sent_mono for r in acked
+              if injected.mono - BEFORE_S <= r.sent_mono and r.done_mono < injected.mono]  # fmt: skip
+    during = [r.done_mono - r.sent_mono for r in acked if r.sent_mono >= observed.mono and r.done_mono <= until]
+    need = least_added_s / 2
+    if min(len(before), len(during)) < MIN_WRITES or need <= 0:
+        problem = (f"{len(before)} writes in the {BEFORE_S:g}s before the fault and {len(during)} while it held "
+                   f"(at least {MIN_WRITES} each), and the toxic adds at least {least_added_s * 1000:g} ms: too "
+                   "little to tell whether the app's traffic crosses the slowed link")  # fmt: skip
+    else:
+        shift = statistics.median(during) - statistics.median(before)
+        seen = (f"median write {statistics.median(before) * 1000:.1f} ms before the fault, "
+                f"{statistics.median(during) * 1000:.1f} ms while it held ({len(before)} and {len(during)} "
+                f"writes): {shift * 1000:+.1f} ms, at least {need * 1000:g} ms needed")  # fmt: skip
+        if shift >= need:
+            drill.timeline.mark("fault_seen_on_path", shift_ms=round(shift * 1000, 2))
+            drill.notes.append(f"slowed link seen on the writers' path: {seen}")
+            return
+        problem = f"the writers' writes were not slowed: {seen}; the app's traffic does not cross the slowed link"
+    drill.notes.append(f"fault did not land: {problem}")
+    pytest.fail(f"inconclusive (verdict unknown): fault did not land: {problem}", pytrace=False)
 
 
 LINK_HANGS = parsers.parse("the link to {link} stops answering")

@@ -12,6 +12,8 @@ in a pytest process of its own; ``CHAOS_MUTANT`` names the mutant:
     restore-wipes      the complete system recovery's MongoDB restore drops the settings afterwards: the
                        restore lost what its backup held (fails)
     schedule-broken    every scheduled backup after the first fails: the schedule keeps no RPO (fails)
+    toxic-off-path     every toxic goes on a new Toxiproxy link of its own, to the same upstream, that nothing
+                       uses: Toxiproxy holds it, the app's traffic never meets it (unknown)
     crowd-silent       the simulated users sign in, act once and fall silent while locust keeps running:
                        the users' error rate and latency were never observed (unknown)
 
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     import pytest
 
 MUTANTS = ("fault-disabled", "defect-removed", "recovery-skipped", "backup-corrupted", "backup-incomplete",
-           "restore-wipes", "schedule-broken", "crowd-silent")  # fmt: skip
+           "restore-wipes", "schedule-broken", "toxic-off-path", "crowd-silent")  # fmt: skip
 
 
 def _nothing(*args: Any, **kwargs: Any) -> None:
@@ -50,15 +52,18 @@ def _apply(mutant: str) -> None:
     import chaos.recovery.procedures
     import steps.recovery
     from chaos.errors import BackupError
+    from chaos.faults import Toxic
     from chaos.faults.base import FAULT_KINDS
     from chaos.measure.crowd import Crowd
     from chaos.recovery.mongo import mongo_client
     from chaos.recovery.runbooks import Runbook
     from chaos.recovery.schedule import BackupScheduler
+    from chaos.servers.toxiproxy import ToxiproxyClient
     from chaos.targets.local import LocalTarget
 
     backup_all, deploy, crowd_command = steps.recovery.backup_all, LocalTarget.deploy, Crowd.command
     restore_mongodb, scheduler_init = chaos.recovery.procedures.restore_mongodb, BackupScheduler.__init__
+    toxic_apply = Toxic._apply
 
     def corrupted_backup_all(endpoints: Any, output: Any, **kwargs: Any) -> dict[str, Any]:
         manifest = backup_all(endpoints, output, **kwargs)
@@ -98,6 +103,16 @@ def _apply(mutant: str) -> None:
 
         scheduler_init(self, first_only, *args, **kwargs)
 
+    def off_path_apply(self: Toxic) -> None:
+        client = ToxiproxyClient(self.api)
+        try:
+            unused = f"unused-{self.link}"
+            client.create_proxy(unused, "127.0.0.1:0", client.proxy(self.link).upstream)
+        finally:
+            client.close()
+        self.link = unused
+        toxic_apply(self)
+
     def silent_crowd_command(self: Crowd) -> list[str]:
         command = crowd_command(self)
         command[command.index("--think-s") + 1] = "900,900"  # after its first action, a user waits out the drill
@@ -118,5 +133,7 @@ def _apply(mutant: str) -> None:
         chaos.recovery.procedures.restore_mongodb = wiping_restore  # type: ignore[assignment]
     elif mutant == "schedule-broken":
         BackupScheduler.__init__ = broken_schedule  # type: ignore[method-assign]
+    elif mutant == "toxic-off-path":
+        Toxic._apply = off_path_apply  # type: ignore[method-assign]
     else:
         Crowd.command = silent_crowd_command  # type: ignore[method-assign]

@@ -69,6 +69,7 @@ def mutated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dic
         "backup-incomplete": ("-m", "backup_testing"),
         "restore-wipes": ("-m", "drill", "-k", "rebuilt"),
         "schedule-broken": ("-m", "drill", "-k", "scheduled"),
+        "toxic-off-path": ("-m", "drill", "-k", "slow_link"),
     }  # longest first
     # Two at a time: a mutated drill spends most of its time waiting out a budget, not on the cores.
     with ThreadPoolExecutor(2, thread_name_prefix="mutant") as pool:
@@ -164,6 +165,12 @@ def test_a_restore_that_wipes_a_class_fails_however_short_its_history(
     assert settings["verdict"] == "failed", settings
     assert settings["window_s"] < 60  # within the budget: only what the backup held tells
     assert scenario["verdict"] == "failed"
+
+
+def test_a_toxic_off_the_apps_path_is_not_observed(mutated: dict[str, dict[str, dict[str, object]]]) -> None:
+    [scenario] = mutated["toxic-off-path"].values()
+    assert scenario["verdict"] == "unknown"
+    assert any("the writers' writes were not slowed" in note for note in scenario["notes"])  # type: ignore[attr-defined]
 
 
 def test_users_who_fell_silent_leave_their_view_unknown(mutated: dict[str, dict[str, dict[str, object]]]) -> None:
