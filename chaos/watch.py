@@ -8,9 +8,12 @@ windows, the RTO phases it could observe, and the data lost per data class.
 Nobody tells the watcher when the fault happened, so the first failed probe
 stands in for it: RTO is measured from detection, and the report says so.
 Each lost write counts against the outage that had not ended when it was
-acknowledged, so every outage has its own data-loss window. Outside the
-outages, each replica's failure rate is judged against the availability
-budget: a replica failing every other probe never has an outage.
+acknowledged, so every outage has its own data-loss window. An outage is a
+run of sustained failures, or a degraded period: wherever a stream's share of
+failed probes over the availability budget's window is above the budget,
+whatever the lengths of its runs (a replica failing every other probe is in an
+outage until it stops). Outside the outages, each replica's failure rate is
+judged against the availability budget too.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from chaos.measure.rto import (
     Incident,
     OutageWindow,
     RtoMeasurement,
+    degraded_outages,
     failure_runs,
     incidents,
     measure_rto,
@@ -41,12 +45,14 @@ from chaos.measure.verdict import Verdict, worst
 from chaos.measure.workload import Workload, Writer
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from chaos.config import Budgets
+    from chaos.measure.probe import ProbeSample
     from chaos.targets.base import Endpoints
 
-__all__ = ["WatchReport", "watch"]
+__all__ = ["WatchReport", "judge_samples", "watch"]
 
 
 @dataclass
@@ -128,6 +134,41 @@ def _save(out: Path, prober: Prober, writers: list[Writer], report: WatchReport)
     (out / "watch-report.json").write_text(json.dumps(report.to_json(), indent=2))
 
 
+def judge_samples(
+    samples: list[ProbeSample],
+    *,
+    streams: Sequence[str],
+    replicas: Sequence[str],
+    budgets: Budgets,
+    component: str,
+    consecutive: int,
+) -> tuple[list[OutageWindow], list[tuple[Incident, RtoMeasurement]], list[OutageWindow], AvailabilityMeasurement]:
+    """The outage windows, the incidents each with its RTO, the blips and the availability of a watch's samples."""
+    # An outage is sustained failure, from its first probe to the first of its confirming streak, or a degraded
+    # period (a failure rate above the availability budget, whatever its runs): how a flap's edges fall must not
+    # decide whether it is judged at all. The outages of all streams that overlap are one incident. Failures
+    # outside them are blips: reported, judged by availability, never stretching an outage.
+    windows = sorted(sustained_outages(samples, consecutive=consecutive) + degraded_outages(
+        samples, consecutive=consecutive, max_failed=budgets.availability.max_failed,
+        window_s=budgets.availability.window_s), key=lambda window: window.start)  # fmt: skip
+    impaired = incidents(windows)
+    blips = [run for run in failure_runs(samples)
+             if not any(i.start <= run.start and (i.end is None or run.start < i.end) for i in impaired)]  # fmt: skip
+    outages = []
+    for incident in impaired:
+        last_failed = max(sample.mono for sample in samples if not sample.ok and incident.start <= sample.mono
+                          and (incident.end is None or sample.mono < incident.end))  # fmt: skip
+        rto = measure_rto(samples, streams=streams, fault_at=incident.start, consecutive=consecutive,
+                          budget_s=budgets.rto_for(component), component=component, not_before=last_failed,
+                          detected_at=incident.start)  # fmt: skip
+        outages.append((incident, dataclasses.replace(rto, phases=rto_phases(rto, []))))
+    availability = measure_availability(
+        samples, replicas=replicas, max_failed=budgets.availability.max_failed,
+        window_s=budgets.availability.window_s, exclude=[(incident.start, incident.end) for incident, _ in outages],
+    )  # fmt: skip
+    return windows, outages, blips, availability
+
+
 def watch(
     endpoints: Endpoints,
     *,
@@ -159,25 +200,13 @@ def watch(
         prober.stop()
     elapsed = time.monotonic() - started
     samples = prober.samples()
-    # An outage is sustained failure, from its first probe to the first of its confirming streak; the
-    # outages of all streams that overlap are one incident. Failures outside them are blips: reported,
-    # judged by availability, never stretching an outage.
-    windows = sustained_outages(samples, consecutive=consecutive)
-    impaired = incidents(windows)
-    blips = [run for run in failure_runs(samples)
-             if not any(i.start <= run.start and (i.end is None or run.start < i.end) for i in impaired)]  # fmt: skip
-    outages = []
-    for incident in impaired:
-        rto = measure_rto(samples, streams=prober.streams, fault_at=incident.start, consecutive=consecutive,
-                          budget_s=budgets.rto_for(component), component=component)  # fmt: skip
-        outages.append((incident, dataclasses.replace(rto, phases=rto_phases(rto, []))))
+    windows, outages, blips, availability = judge_samples(
+        samples, streams=prober.streams, replicas=endpoints.apps, budgets=budgets, component=component,
+        consecutive=consecutive,
+    )  # fmt: skip
     notes = ["the watcher does not know when a fault happened: each RTO counts from the outage's first failed "
              "probe, and each lost write counts against the first outage that had not ended when it was "
              "acknowledged"]  # fmt: skip
-    availability = measure_availability(
-        samples, replicas=endpoints.apps, max_failed=budgets.availability.max_failed,
-        window_s=budgets.availability.window_s, exclude=[(incident.start, incident.end) for incident, _ in outages],
-    )  # fmt: skip
     judged = [(incident.start_wall, incident.end_wall) for incident, _ in outages]
     rpo = {}
     for writer in writers:

@@ -25,10 +25,18 @@ stretching it. Each bound has a resolution: the true start lies between the
 outage's first probe and the success before it, the true end between the
 confirming streak's first probe and the failure before it. Incidents are the
 outages of all streams that overlap, merged.
+
+A degraded period is an outage too, whatever its runs' lengths (``degraded_outages``):
+per stream, wherever the share of failed probes in a window of the availability
+budget's length is above its ``max_failed``, from the first failure of such a
+window to the first probe of the streak that confirms the service back after the
+last failure of any that overlap. A flap failing half its probes in runs of two
+and one failing them in runs of three are the same outage.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +53,7 @@ __all__ = [
     "Incident",
     "OutageWindow",
     "RtoMeasurement",
+    "degraded_outages",
     "failure_runs",
     "incidents",
     "measure_rto",
@@ -102,8 +111,11 @@ def measure_rto(
     budget_s: float,
     component: str,
     not_before: float | None = None,
+    detected_at: float | None = None,
 ) -> RtoMeasurement:
-    """Judge recovery from the samples taken at or after ``fault_at`` (monotonic seconds)."""
+    """Judge recovery from the samples taken at or after ``fault_at`` (monotonic seconds). ``detected_at``: the
+    outage's first failed probe when the caller found the outage itself (a degraded period), instead of the
+    first sustained run of failures after ``fault_at``."""
 
     def result(verdict: Verdict, reason: str, **found: Any) -> RtoMeasurement:
         values: dict[str, Any] = {"first_failed_at": None, "first_success_at": None, "back_at": None,
@@ -112,6 +124,8 @@ def measure_rto(
 
     after = sorted((sample for sample in samples if sample.mono >= fault_at), key=lambda sample: sample.mono)
     real = [window.start for window in sustained_outages(after, consecutive=consecutive)]
+    if detected_at is not None:
+        real = [detected_at]
     if not real:
         blips = sum(1 for sample in after if not sample.ok)
         if not blips:
@@ -262,6 +276,71 @@ def sustained_outages(
         if first is not None:
             windows.append(OutageWindow(stream, first.wall, None, first.mono, None, failed,
                                         None if last_ok is None else first.mono - last_ok.mono))  # fmt: skip
+    return sorted(windows, key=lambda window: window.start)
+
+
+def _above(own: Sequence[ProbeSample], first: int, end: int, max_failed: float) -> int | None:
+    """The index of the last failure in ``own[first:end]`` when its share of failures is above ``max_failed``."""
+    window = own[first:end]
+    failed = [index for index, sample in enumerate(window, first) if not sample.ok]
+    return failed[-1] if window and len(failed) / len(window) > max_failed else None
+
+
+def degraded_outages(
+    samples: Sequence[ProbeSample], *, consecutive: int, max_failed: float, window_s: float
+) -> list[OutageWindow]:
+    """Per stream, each span whose failure rate over ``window_s`` is above ``max_failed``: from the first failure
+    of its first such window to the first probe of the confirming streak after the last failure of the last.
+
+    Windows start or end at a failure and must lie inside the observation, so that a failure near its edge is
+    not judged by a handful of probes; an observation shorter than ``window_s`` is judged as one window.
+    """
+    windows: list[OutageWindow] = []
+    for stream, own in _by_stream(samples).items():
+        monos = [sample.mono for sample in own]
+        spans: list[list[int]] = []  # [first failure, last failure], indices into own
+        for index, sample in enumerate(own):
+            if sample.ok:
+                continue
+            found = []
+            if monos[-1] - monos[0] < window_s:
+                found.append((0, _above(own, 0, len(own), max_failed)))
+            else:
+                if sample.mono + window_s <= monos[-1]:  # the window starting here
+                    found.append((index, _above(own, index, bisect.bisect_left(monos, sample.mono + window_s),
+                                                max_failed)))  # fmt: skip
+                if sample.mono - window_s >= monos[0]:  # the window ending here
+                    start = bisect.bisect_right(monos, sample.mono - window_s)
+                    found.append((start, _above(own, start, index + 1, max_failed)))
+            for start, last in found:
+                if last is None:
+                    continue
+                first = next(i for i in range(start, last + 1) if not own[i].ok)
+                if spans and first <= spans[-1][1]:
+                    spans[-1] = [min(spans[-1][0], first), max(spans[-1][1], last)]
+                else:
+                    spans.append([first, last])
+        for first, last in spans:
+            streak_start = None
+            for index in range(last + 1, len(own)):
+                if not own[index].ok:
+                    streak_start = None
+                    continue
+                streak_start = index if streak_start is None else streak_start
+                if index - streak_start + 1 >= consecutive:
+                    break
+            else:
+                streak_start = None
+            failed = sum(1 for sample in own[first : last + 1] if not sample.ok)
+            before = own[first - 1].mono if first > 0 else None
+            if streak_start is None:
+                windows.append(OutageWindow(stream, own[first].wall, None, own[first].mono, None, failed,
+                                            None if before is None else own[first].mono - before))  # fmt: skip
+            else:
+                end = own[streak_start]
+                windows.append(OutageWindow(stream, own[first].wall, end.wall, own[first].mono, end.mono, failed,
+                                            None if before is None else own[first].mono - before,
+                                            end.mono - own[streak_start - 1].mono))  # fmt: skip
     return sorted(windows, key=lambda window: window.start)
 
 
