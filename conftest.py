@@ -7,6 +7,7 @@ import pytest
 from chaos.interrupts import Interrupts
 
 pytest_plugins = [
+    "chaos.pytest_plugin",  # the drill options; also the installed pytest11 entry point of the same name
     "fixtures.budgets",
     "fixtures.dry_run",
     "fixtures.target",

@@ -20,21 +20,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from chaos.errors import StartupError, TargetError, ToolNotFoundError, ToxiproxyError, WaitTimeoutError
+from chaos.pytest_plugin import drill_help, joined
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
 
-__all__ = ["EXIT_CODES", "VALUE_OPTIONS", "Outcomes", "exit_code", "run_drills"]
+__all__ = ["EXIT_CODES", "Outcomes", "exit_code", "run_drills"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FEATURES = ROOT / "features"
-# Options that take a value. pytest picks its root directory from the command line before it knows
-# them, so `--budgets /etc/drill/budgets.yaml` would make that file a test path and the project's
-# options unknown; written `--budgets=/etc/...` they are not mistaken for paths.
-VALUE_OPTIONS = (
-    "--alluredir", "--budget-profile", "--budgets", "--drill-history", "--drill-report-dir", "--ledger-dir",
-    "--probe-interval", "--probe-timeout", "--target", "--targets", "--workdir",
-)  # fmt: skip
 EXIT_CODES = {"passed": 0, "failed": 1, "usage": 2, "infrastructure": 3, "nothing drilled": 4}
 INFRASTRUCTURE = (ToolNotFoundError, StartupError, TargetError, ToxiproxyError, WaitTimeoutError, OSError)
 INCONCLUSIVE = "inconclusive (verdict unknown)"
@@ -93,23 +87,6 @@ def exit_code(pytest_status: int, outcomes: Outcomes) -> int:
     return EXIT_CODES["passed"]
 
 
-def _joined(args: Sequence[str]) -> list[str]:
-    """``--budgets FILE`` as ``--budgets=FILE``, for every option of ``VALUE_OPTIONS``."""
-    joined: list[str] = []
-    pending: str | None = None
-    for arg in args:
-        if pending is not None:
-            joined.append(f"{pending}={arg}")
-            pending = None
-        elif arg in VALUE_OPTIONS:
-            pending = arg
-        else:
-            joined.append(arg)
-    if pending is not None:
-        joined.append(pending)  # pytest names the missing value
-    return joined
-
-
 def _paths(args: Sequence[str]) -> list[str]:
     """The test paths among ``args``: the words that are neither options nor the value of ``-m``/``-k``."""
     paths, skip = [], False
@@ -125,8 +102,12 @@ def _paths(args: Sequence[str]) -> list[str]:
 
 def run_drills(args: Sequence[str]) -> int:
     """Run pytest over the drills with ``args`` (``-m``, ``--budget-profile``...) and map the outcome."""
+    if any(arg in ("-h", "--help") for arg in args):
+        print(drill_help())  # drill's own options first; pytest's 400 lines after them
+        print("pytest's own options follow (drill run passes every one of them on):\n", flush=True)
+        return int(pytest.main(["--help"]))
     outcomes = Outcomes()
-    selected = _joined(args)
+    selected = joined(args)
     if not any(arg == "-m" or arg.startswith("-m") for arg in selected):
         selected = ["-m", "drill", *selected]
     if not _paths(selected):

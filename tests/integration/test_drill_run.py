@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from chaos.plan.model import load_plan
+from chaos.pytest_plugin import VALUE_OPTIONS
 from chaos.report.environment import DEFAULT_PLAN
-from chaos.runner import VALUE_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,6 +99,41 @@ def test_options_given_as_two_words_with_a_path_outside_the_checkout_are_underst
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert f"budgets: profile 'production' from {budgets}" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["-m", "pytest"], ["-m", "pytest", "-p", "no:chaos.pytest_plugin"]])
+def test_pytest_itself_understands_the_options_given_as_two_words(tmp_path: Path, command: list[str]) -> None:
+    """`pytest -m database_failure --budgets /abs/budgets.yaml`, as users type it: pytest took the file for a
+    test path and rooted itself outside the project (\"unrecognized arguments: --budgets\"); the plugin that
+    declares the options (an installed pytest11 entry point, loaded by the conftest too) makes it the budgets
+    file. The second run blocks the entry point: the conftest alone cannot, and says so."""
+    budgets = tmp_path / "secrets-mount" / "budgets.yaml"
+    budgets.parent.mkdir()
+    budgets.write_bytes((ROOT / "config" / "budgets.yaml").read_bytes())
+    result = subprocess.run(
+        [sys.executable, *command, "-m", "database_failure", "--budgets", str(budgets), "--budget-profile",
+         "production", "--dry-run"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if "no:chaos.pytest_plugin" in command:
+        assert result.returncode != 0
+        assert "--budgets" in result.stderr
+        return
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert f"rootdir: {ROOT}" in result.stdout
+    assert f"budgets: profile 'production' from {budgets}" in result.stdout
+
+
+def test_drill_run_help_leads_with_the_drill_options() -> None:
+    result = subprocess.run([sys.executable, "-m", "chaos.cli", "run", "--help"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    head = result.stdout[:3000]
+    assert result.stdout.startswith("usage: drill run")
+    for name in ("--target", "--budgets", "--budget-profile", "--dry-run", "--probe-interval"):
+        assert name in head, name
+    assert "exit codes" in head.lower()
+    assert result.stdout.index("--budget-profile") < result.stdout.index("general:")  # pytest's own come after
 
 
 def test_every_option_that_takes_a_value_is_joined_to_it() -> None:
