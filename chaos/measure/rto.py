@@ -299,19 +299,19 @@ def degraded_outages(
     for stream, own in _by_stream(samples).items():
         monos = [sample.mono for sample in own]
         spans: list[list[int]] = []  # [first failure, last failure], indices into own
+        short = monos[-1] - monos[0] < window_s  # the whole observation is one window, judged once
+        if short and (last := _above(own, 0, len(own), max_failed)) is not None:
+            spans.append([next(i for i, sample in enumerate(own) if not sample.ok), last])
         for index, sample in enumerate(own):
-            if sample.ok:
+            if short or sample.ok:
                 continue
             found = []
-            if monos[-1] - monos[0] < window_s:
-                found.append((0, _above(own, 0, len(own), max_failed)))
-            else:
-                if sample.mono + window_s <= monos[-1]:  # the window starting here
-                    found.append((index, _above(own, index, bisect.bisect_left(monos, sample.mono + window_s),
-                                                max_failed)))  # fmt: skip
-                if sample.mono - window_s >= monos[0]:  # the window ending here
-                    start = bisect.bisect_right(monos, sample.mono - window_s)
-                    found.append((start, _above(own, start, index + 1, max_failed)))
+            if sample.mono + window_s <= monos[-1]:  # the window starting here
+                found.append((index, _above(own, index, bisect.bisect_left(monos, sample.mono + window_s),
+                                            max_failed)))  # fmt: skip
+            if sample.mono - window_s >= monos[0]:  # the window ending here
+                start = bisect.bisect_right(monos, sample.mono - window_s)
+                found.append((start, _above(own, start, index + 1, max_failed)))
             for start, last in found:
                 if last is None:
                     continue

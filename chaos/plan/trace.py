@@ -161,6 +161,11 @@ def traced(scenarios: list[ScenarioTrace]) -> dict[str, list[ScenarioTrace]]:
     return parts
 
 
+def _meets(budget: float, objective: Section) -> bool:
+    """The budget is the objective's figure (an objective the plan states no figure for has none to differ)."""
+    return objective.seconds is None or abs(budget - objective.seconds) <= 1e-6
+
+
 def budget_drift(plan: Plan, budgets: Budgets) -> list[str]:
     """Where the budget profile and the plan's objectives disagree, each difference named."""
     problems = []
@@ -172,7 +177,7 @@ def budget_drift(plan: Plan, budgets: Budgets) -> list[str]:
             budget = table.get(objective.key)
             if budget is None:
                 problems.append(f"{label}, budgets: none ({where})")
-            elif objective.seconds is not None and abs(budget - objective.seconds) > 1e-6:
+            elif not _meets(budget, objective):
                 problems.append(f"{label}, budgets {format_duration(budget)} ({where})")
         known = {objective.key for objective in objectives}
         problems += [f"{name} {kind.upper()}: budgets {format_duration(value)} ({where}), the plan has no such "
@@ -197,7 +202,7 @@ def objective_budget(section: Section, budgets: Budgets) -> str:
     if table is None:
         return ""
     budget = table.get(section.key)
-    if budget is not None and section.seconds is not None and abs(budget - section.seconds) <= 1e-6:
+    if budget is not None and _meets(budget, section):
         return ""
     shown = "none" if budget is None else format_duration(budget)
     return f"judged against the {budgets.profile} profile's {shown}, not the plan's {section.value}"
